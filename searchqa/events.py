@@ -1,0 +1,139 @@
+"""The event stream: the one contract between the pipeline and every surface.
+
+Each event is a flat JSON object ``{"type": <name>, ...fields}``. The order is
+``meta status* sources (status|reasoning)* (status|answer|citation)* (done|error)``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+Language = Literal["zh", "en"]
+TemplateName = Literal["zh", "en", "file"]
+Stage = Literal["search", "fetch", "read", "think", "answer"]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_json(self) -> str:
+        """The wire form: one compact JSON object."""
+        return self.model_dump_json()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class Source(BaseModel):
+    """One ``[webpage X begin]`` block of the prompt, ``index`` = X."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    url: str
+    title: str
+    site: str
+    snippet: str
+    published: str | None = None
+
+
+class Usage(BaseModel):
+    """Token usage in OpenAI's shape."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class Timings(BaseModel):
+    """Milliseconds from request start; ``None`` for a stage that never happened."""
+
+    model_config = ConfigDict(frozen=True)
+
+    search_ms: float | None = None
+    fetch_ms: float | None = None
+    first_token_ms: float | None = None
+    first_answer_ms: float | None = None
+    total_ms: float = 0.0
+
+
+class MetaEvent(_Event):
+    type: Literal["meta"] = "meta"
+    request_id: str
+    query: str
+    language: Language
+    template: TemplateName
+    date: str
+    model: str
+
+
+class StatusEvent(_Event):
+    type: Literal["status"] = "status"
+    stage: Stage
+    done: int = 0
+    total: int = 0
+
+
+class SourcesEvent(_Event):
+    type: Literal["sources"] = "sources"
+    sources: list[Source]
+
+
+class ReasoningEvent(_Event):
+    type: Literal["reasoning"] = "reasoning"
+    text: str
+
+
+class AnswerEvent(_Event):
+    type: Literal["answer"] = "answer"
+    text: str
+
+
+class CitationEvent(_Event):
+    type: Literal["citation"] = "citation"
+    index: int
+    url: str
+    title: str
+    offset: int
+
+
+class DoneEvent(_Event):
+    type: Literal["done"] = "done"
+    answer: str
+    reasoning: str
+    cited: list[int]
+    usage: Usage
+    timings: Timings
+    cached: bool = False
+    flags: list[str] = Field(default_factory=list)
+
+
+class ErrorEvent(_Event):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    retryable: bool = False
+
+
+Event = Annotated[
+    MetaEvent
+    | StatusEvent
+    | SourcesEvent
+    | ReasoningEvent
+    | AnswerEvent
+    | CitationEvent
+    | DoneEvent
+    | ErrorEvent,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(data: str | bytes) -> Event:
+    """Parse one event from its JSON wire form (for clients and tests)."""
+    return EVENT_ADAPTER.validate_json(data)

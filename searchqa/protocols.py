@@ -1,0 +1,53 @@
+"""The roles adapters play. Steps depend on these, never on an adapter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from searchqa.documents import SearchHit
+from searchqa.events import Language, Usage
+
+
+class SearchEngine(Protocol):
+    """A web or local search engine."""
+
+    name: str
+
+    async def search(self, query: str, *, language: Language, max_results: int) -> list[SearchHit]:
+        """Return up to ``max_results`` hits; raise SearchError on failure or rate limit."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ModelDelta:
+    """One piece of a streamed reply: thinking, answer text, or the final usage."""
+
+    reasoning: str = ""
+    content: str = ""
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What the model server says about itself."""
+
+    id: str
+    context_length: int | None = None
+
+
+class ChatModel(Protocol):
+    """A streaming chat model that follows DeepSeek-R1's usage rules."""
+
+    async def describe(self) -> ModelInfo:
+        """The served model's id and context window."""
+        ...
+
+    def stream(self, prompt: str, *, max_tokens: int) -> AsyncIterator[ModelDelta]:
+        """Stream a reply to one user message (no system prompt); raise LLMError on failure."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...

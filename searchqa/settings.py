@@ -1,0 +1,151 @@
+"""All configuration: one pydantic-settings object, read once at startup.
+
+Environment variables are ``SEARCHQA_<GROUP>__<NAME>``; lists are comma-separated.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _default_index_path() -> Path:
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "searchqa" / "index.sqlite3"
+
+
+class LLMSettings(BaseModel):
+    """The model server (OpenAI-compatible, SGLang first)."""
+
+    base_url: str | None = Field(
+        default=None, description="OpenAI-compatible base URL ending in /v1; unset = embedded model"
+    )
+    model: str | None = Field(default=None, description="Model id; unset = first id of /v1/models")
+    api_key: SecretStr | None = Field(default=None, description="Bearer token for the server")
+    context_length: int | None = Field(
+        default=None, gt=0, description="Context window when the server reports no max_model_len"
+    )
+    max_tokens: int = Field(default=32768, gt=0, description="Most tokens the model may write")
+    temperature: float = Field(default=0.6, ge=0.5, le=0.7, description="DeepSeek: 0.5-0.7")
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0, description="Nucleus sampling")
+    raw_prompt: bool = Field(
+        default=False,
+        description="Render R1's chat format here and stream /v1/completions "
+        "(for servers whose chat template does not open the reply with <think>)",
+    )
+    connect_timeout_s: float = Field(default=10.0, gt=0, description="Connect timeout")
+    read_timeout_s: float = Field(
+        default=300.0, gt=0, description="Longest silence between two streamed chunks"
+    )
+
+
+class SearchSettings(BaseModel):
+    """Search engines and their fallback order."""
+
+    engines: CommaList = Field(
+        default_factory=lambda: ["ddg", "local"],
+        description="Ordered fallback chain: ddg, searxng, local",
+    )
+    searxng_url: str | None = Field(default=None, description="SearXNG base URL")
+    max_results: int = Field(
+        default=8, ge=1, le=20, description="Results asked for = most pages fetched"
+    )
+    ddg_backend: str = Field(default="duckduckgo", description="ddgs backend(s), comma-separated")
+    timeout_s: float = Field(default=8.0, gt=0, description="Per-engine search timeout")
+    cooldown_s: float = Field(
+        default=30.0, gt=0, description="First cooldown after an engine fails; doubles on repeats"
+    )
+    cooldown_max_s: float = Field(default=900.0, gt=0, description="Longest cooldown")
+
+    _split = field_validator("engines", mode="before")(_split_commas)
+
+
+class FetchSettings(BaseModel):
+    """Page fetching and the SSRF guard."""
+
+    allow_hosts: CommaList = Field(
+        default_factory=list,
+        description="Host names, IPs or CIDRs admitted despite the SSRF guard",
+    )
+    deadline_s: float = Field(
+        default=6.0, gt=0, description="Overall deadline for fetching and extracting all pages"
+    )
+    page_timeout_s: float = Field(default=4.0, gt=0, description="Per-page fetch timeout")
+    concurrency: int = Field(default=8, ge=1, le=64, description="Pages fetched at once")
+    max_redirects: int = Field(default=5, ge=0, le=20, description="Redirects followed per page")
+    max_bytes: int = Field(
+        default=3_000_000, gt=0, description="Largest body on the wire (compressed)"
+    )
+    max_decompressed_bytes: int = Field(
+        default=8_000_000, gt=0, description="Largest body after decompression"
+    )
+    user_agent: str = Field(
+        default="Mozilla/5.0 (compatible; searchqa/0.1; +https://github.com/searchqa)",
+        description="User-Agent sent with page requests",
+    )
+    extract_workers: int = Field(
+        default=2, ge=1, le=32, description="Processes that run trafilatura"
+    )
+
+    _split = field_validator("allow_hosts", mode="before")(_split_commas)
+
+
+class PackSettings(BaseModel):
+    """How pages are fitted into the model's context."""
+
+    total_tokens: int = Field(
+        default=8192, ge=512, description="Cap on all page text in the prompt, in tokens"
+    )
+    page_tokens: int = Field(default=2048, ge=128, description="Cap per page, in tokens")
+    page_floor_tokens: int = Field(
+        default=384,
+        ge=64,
+        description="Pages shrink to this before max_tokens drops below min_output_tokens",
+    )
+    min_output_tokens: int = Field(
+        default=8192, ge=256, description="Output budget kept while pages can still shrink"
+    )
+
+
+class IndexSettings(BaseModel):
+    """The local full-text index."""
+
+    path: Path = Field(default_factory=_default_index_path, description="SQLite database file")
+
+
+class PromptSettings(BaseModel):
+    """Prompt filling."""
+
+    timezone: str | None = Field(
+        default=None, description="IANA zone for {cur_date}; unset = the system's zone"
+    )
+
+
+class Settings(BaseSettings):
+    """Every option searchqa reads, from the environment (or a .env file)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SEARCHQA_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+    pack: PackSettings = Field(default_factory=PackSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    prompt: PromptSettings = Field(default_factory=PromptSettings)
