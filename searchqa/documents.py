@@ -21,9 +21,9 @@ class SearchHit:
 class FetchedPage:
     """A page body that passed the guard and the size, type and time caps."""
 
-    hit: SearchHit
     url: str
     """Final URL, after redirects."""
+    requested_url: str
     text: str
     """The decoded body (HTML or plain text)."""
     content_type: str

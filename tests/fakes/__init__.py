@@ -1,0 +1,1 @@
+"""Real local servers that stand in for the web, SearXNG and SGLang in tests."""
