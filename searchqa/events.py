@@ -117,6 +117,8 @@ class ErrorEvent(_Event):
     code: str
     message: str
     retryable: bool = False
+    service: str | None = None
+    """The upstream that failed (``search``, ``llm``), when one did."""
 
 
 Event = Annotated[

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,7 +44,7 @@ class ChatModel(Protocol):
         """The served model's id and context window."""
         ...
 
-    def stream(self, prompt: str, *, max_tokens: int) -> AsyncIterator[ModelDelta]:
+    def stream(self, prompt: str, *, max_tokens: int) -> AsyncGenerator[ModelDelta, None]:
         """Stream a reply to one user message (no system prompt); raise LLMError on failure."""
         ...
 

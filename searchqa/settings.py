@@ -92,7 +92,7 @@ class FetchSettings(BaseModel):
         default=8_000_000, gt=0, description="Largest body after decompression"
     )
     user_agent: str = Field(
-        default="Mozilla/5.0 (compatible; searchqa/0.1; +https://github.com/searchqa)",
+        default="Mozilla/5.0 (compatible; searchqa/0.1)",
         description="User-Agent sent with page requests",
     )
     extract_workers: int = Field(

@@ -1,0 +1,125 @@
+"""The whole flow, top to bottom: one question in, one ordered event stream out."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+
+from searchqa.errors import InvalidRequestError, SearchQAError, UpstreamError
+from searchqa.events import ErrorEvent, Event, MetaEvent, Source, SourcesEvent
+from searchqa.pipeline import Pipeline
+from searchqa.research import PreparedPrompt, Stopwatch, research
+from searchqa.respond import respond
+from searchqa.steps.language import detect_language
+from searchqa.steps.prompt import build_file_prompt, format_date, today_in_zone
+
+MAX_QUESTION_CHARS = 2000
+log = logging.getLogger(__name__)
+
+
+def validate_question(question: str) -> str:
+    """The question, stripped; refuse empty or oversized ones before any stream starts."""
+    text = question.strip()
+    if not text:
+        raise InvalidRequestError("the question is empty", code="empty_query")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise InvalidRequestError(
+            f"the question has {len(text)} characters; the limit is {MAX_QUESTION_CHARS}",
+            code="query_too_long",
+        )
+    return text
+
+
+def error_event(exc: SearchQAError) -> ErrorEvent:
+    service = exc.service if isinstance(exc, UpstreamError) else None
+    return ErrorEvent(code=exc.code, message=exc.message, retryable=exc.retryable, service=service)
+
+
+async def answer(
+    question: str,
+    *,
+    pipeline: Pipeline,
+    request_id: str | None = None,
+    max_sources: int | None = None,
+) -> AsyncGenerator[Event, None]:
+    """Answer a web question: ``meta status* sources ... (done|error)``.
+
+    Invalid input and an unreachable model raise before the first event.
+    """
+    question = validate_question(question)
+    stopwatch = Stopwatch()
+    language = detect_language(question)
+    cur_date = format_date(today_in_zone(pipeline.settings.prompt.timezone), language)
+    info = await pipeline.model.describe()
+    yield MetaEvent(
+        request_id=request_id or uuid.uuid4().hex,
+        query=question,
+        language=language,
+        template=language,
+        date=cur_date,
+        model=info.id,
+    )
+    try:
+        prepared: PreparedPrompt | None = None
+        steps = research(
+            question,
+            language=language,
+            cur_date=cur_date,
+            context_length=info.context_length,
+            pipeline=pipeline,
+            stopwatch=stopwatch,
+            max_sources=max_sources,
+        )
+        async with aclosing(steps):
+            async for item in steps:
+                if isinstance(item, PreparedPrompt):
+                    prepared = item
+                else:
+                    yield item
+        assert prepared is not None
+        async with aclosing(respond(prepared, model=pipeline.model, stopwatch=stopwatch)) as events:
+            async for event in events:
+                yield event
+    except SearchQAError as exc:
+        yield error_event(exc)
+
+
+async def answer_file(
+    question: str,
+    *,
+    file_name: str,
+    file_content: str,
+    file_url: str,
+    pipeline: Pipeline,
+    request_id: str | None = None,
+) -> AsyncGenerator[Event, None]:
+    """Answer a question about one file with the official file template."""
+    question = validate_question(question)
+    if not file_content.strip():
+        raise InvalidRequestError(f"{file_name} has no text to read", code="empty_file")
+    stopwatch = Stopwatch()
+    language = detect_language(question)
+    info = await pipeline.model.describe()
+    yield MetaEvent(
+        request_id=request_id or uuid.uuid4().hex,
+        query=question,
+        language=language,
+        template="file",
+        date=format_date(today_in_zone(pipeline.settings.prompt.timezone), language),
+        model=info.id,
+    )
+    source = Source(index=1, url=file_url, title=file_name, site="", snippet=file_content[:200])
+    yield SourcesEvent(sources=[source])
+    prepared = PreparedPrompt(
+        prompt=build_file_prompt(question=question, file_name=file_name, file_content=file_content),
+        sources=[source],
+        max_tokens=pipeline.settings.llm.max_tokens,
+    )
+    try:
+        async with aclosing(respond(prepared, model=pipeline.model, stopwatch=stopwatch)) as events:
+            async for event in events:
+                yield event
+    except SearchQAError as exc:
+        yield error_event(exc)

@@ -1,0 +1,119 @@
+"""A SearXNG instance's JSON API: ``GET {base}/search?q=...&format=json&language=...``.
+
+The endpoint is configured by the operator, so it is reached directly, not through the page
+fetcher's SSRF guard. The instance must list ``json`` under ``search.formats`` in its
+settings.yml, otherwise it answers 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+
+from searchqa.documents import SearchHit
+from searchqa.engines import RateLimitedError
+from searchqa.errors import SearchError
+from searchqa.events import Language
+
+LANGUAGES: dict[Language, str] = {"zh": "zh-CN", "en": "en"}
+_USER_AGENT = "searchqa/0.1 (+https://github.com/searchqa)"
+
+
+class SearxngEngine:
+    """Web search through a self-hosted SearXNG instance."""
+
+    name = "searxng"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 8.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._search_url = base_url.rstrip("/") + "/search"
+        self._timeout_s = timeout_s
+        self._transport = transport
+
+    async def search(self, query: str, *, language: Language, max_results: int) -> list[SearchHit]:
+        """Return up to ``max_results`` hits; raise SearchError on failure or rate limit."""
+        params = {"q": query, "format": "json", "language": LANGUAGES[language]}
+        headers = {
+            "Accept": "application/json",
+            "Accept-Language": LANGUAGES[language],
+            "User-Agent": _USER_AGENT,
+        }
+        try:
+            async with (
+                asyncio.timeout(self._timeout_s),
+                httpx.AsyncClient(
+                    timeout=self._timeout_s, transport=self._transport, headers=headers
+                ) as client,
+            ):
+                response = await client.get(self._search_url, params=params)
+                body = await response.aread()
+        except TimeoutError as exc:
+            raise SearchError(f"searxng timed out after {self._timeout_s:g}s") from exc
+        except httpx.TimeoutException as exc:
+            raise SearchError(f"searxng timed out after {self._timeout_s:g}s") from exc
+        except httpx.HTTPError as exc:
+            raise SearchError(f"searxng unreachable: {type(exc).__name__}: {exc}") from exc
+        _check_status(response.status_code)
+        return self._parse(body)[:max_results]
+
+    def _parse(self, body: bytes) -> list[SearchHit]:
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise SearchError("searxng sent malformed JSON") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+            raise SearchError("searxng sent JSON without a results list")
+        hits = [hit for item in data["results"] if (hit := self._to_hit(item)) is not None]
+        unresponsive = data.get("unresponsive_engines")
+        if not hits and isinstance(unresponsive, list) and unresponsive:
+            # Nothing found because its upstream engines failed, not because the web is empty.
+            raise SearchError(f"searxng upstream engines failed: {_describe(unresponsive)}")
+        return hits
+
+    def _to_hit(self, item: Any) -> SearchHit | None:
+        if not isinstance(item, dict):
+            return None
+        url = item.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            return None
+        published = item.get("publishedDate")
+        return SearchHit(
+            url=url,
+            title=_text(item.get("title")),
+            snippet=_text(item.get("content")),
+            engine=self.name,
+            published=published if isinstance(published, str) and published else None,
+        )
+
+
+def _check_status(status: int) -> None:
+    if status == 429:
+        raise RateLimitedError("searxng rate limited (HTTP 429)")
+    if status == 403:
+        raise SearchError(
+            "searxng refused JSON output (HTTP 403): add json to search.formats in settings.yml"
+        )
+    if status != 200:
+        raise SearchError(f"searxng answered HTTP {status}")
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _describe(unresponsive: list[Any]) -> str:
+    parts = []
+    for entry in unresponsive[:5]:
+        if isinstance(entry, list | tuple) and len(entry) >= 2:
+            parts.append(f"{entry[0]} ({entry[1]})")
+        else:
+            parts.append(str(entry))
+    return ", ".join(parts)

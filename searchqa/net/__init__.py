@@ -1,0 +1,1 @@
+"""Outbound HTTP for outside URLs: the SSRF guard, the guarded transport, bounded bodies."""

@@ -1,0 +1,155 @@
+"""Search, read and pack: everything before the model sees the prompt."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+from searchqa.documents import FetchedPage, FetchStats, Page, SearchHit
+from searchqa.events import Language, Source, SourcesEvent, StatusEvent
+from searchqa.pipeline import Pipeline
+from searchqa.steps.fetch import fetch_pages
+from searchqa.steps.pack import pack_context, plan_budget
+from searchqa.steps.prompt import build_search_prompt
+from searchqa.steps.search import search_web
+
+
+class Stopwatch:
+    """Milliseconds since the request started."""
+
+    def __init__(self) -> None:
+        self._start = time.perf_counter()
+
+    def ms(self) -> float:
+        return round((time.perf_counter() - self._start) * 1000, 1)
+
+
+@dataclass
+class PreparedPrompt:
+    """The filled template and what the answer step needs to cite and budget it."""
+
+    prompt: str
+    sources: list[Source]
+    max_tokens: int
+    flags: list[str] = field(default_factory=list)
+    search_ms: float | None = None
+    fetch_ms: float | None = None
+
+
+def _to_source(index: int, page: Page) -> Source:
+    return Source(
+        index=index,
+        url=page.url,
+        title=page.title,
+        site=page.site,
+        snippet=page.snippet,
+        published=page.published,
+    )
+
+
+def _snippet_pages(hits: Sequence[SearchHit]) -> list[Page]:
+    """Search snippets standing in for pages when no page could be read."""
+    return [
+        Page(url=hit.url, title=hit.title, text=hit.snippet, snippet=hit.snippet,
+             published=hit.published)
+        for hit in hits
+        if hit.snippet.strip()
+    ]  # fmt: skip
+
+
+async def _read_pages(
+    hits: Sequence[SearchHit], pipeline: Pipeline
+) -> AsyncGenerator[tuple[int, list[Page]], None]:
+    """Fetch and extract under one deadline; yield (finished count, pages so far in rank order)."""
+    settings = pipeline.settings.fetch
+    extractor = pipeline.extractor
+
+    async def extract(hit: SearchHit, fetched: FetchedPage) -> Page | None:
+        return await extractor.extract(
+            fetched, fallback_title=hit.title, snippet=hit.snippet, published=hit.published
+        )
+
+    deadline = asyncio.get_running_loop().time() + settings.deadline_s
+    by_rank: dict[int, Page] = {}
+    finished = 0
+    results = fetch_pages(
+        hits,
+        fetcher=pipeline.fetcher,
+        extract=extract,
+        deadline=deadline,
+        concurrency=settings.concurrency,
+        stats=FetchStats(),
+    )
+    async with aclosing(results):
+        async for result in results:
+            finished += 1
+            if result.page is not None:
+                by_rank[result.rank] = result.page
+            yield finished, [by_rank[rank] for rank in sorted(by_rank)]
+
+
+async def research(
+    question: str,
+    *,
+    language: Language,
+    cur_date: str,
+    context_length: int | None,
+    pipeline: Pipeline,
+    stopwatch: Stopwatch,
+    max_sources: int | None = None,
+) -> AsyncGenerator[StatusEvent | SourcesEvent | PreparedPrompt, None]:
+    """Yield progress, then the sources, then the prepared prompt (last)."""
+    settings = pipeline.settings
+    flags: list[str] = []
+
+    yield StatusEvent(stage="search")
+    outcome = await search_web(
+        pipeline.chain,
+        question,
+        language=language,
+        max_results=max_sources or settings.search.max_results,
+    )
+    search_ms = stopwatch.ms()
+    hits = outcome.hits
+    if not hits:
+        flags.append("no_sources")
+
+    pages: list[Page] = []
+    if hits:
+        yield StatusEvent(stage="fetch", done=0, total=len(hits))
+        async for done, pages_so_far in _read_pages(hits, pipeline):
+            pages = pages_so_far
+            yield StatusEvent(stage="fetch", done=done, total=len(hits))
+    fetch_ms = stopwatch.ms() if hits else None
+    if hits and not pages:
+        pages = _snippet_pages(hits)
+        flags.append("snippets_only")
+
+    yield StatusEvent(stage="read", done=len(pages), total=len(hits))
+    overhead = pipeline.counter.count(
+        build_search_prompt(question=question, pages=[], cur_date=cur_date, language=language)
+    ) + sum(pipeline.counter.count(f"[webpage {i} begin]\nTitle: {p.title}\nURL: {p.url}\n")
+            for i, p in enumerate(pages, start=1))  # fmt: skip
+    budget = plan_budget(
+        context_length=context_length,
+        overhead_tokens=overhead,
+        page_count=len(pages),
+        max_tokens=settings.llm.max_tokens,
+        settings=settings.pack,
+    )
+    packed = pack_context(pages, question=question, budget=budget, counter=pipeline.counter)
+    sources = [_to_source(index, page) for index, page in enumerate(packed, start=1)]
+    yield SourcesEvent(sources=sources)
+    yield PreparedPrompt(
+        prompt=build_search_prompt(
+            question=question, pages=packed, cur_date=cur_date, language=language
+        ),
+        sources=sources,
+        max_tokens=budget.max_tokens,
+        flags=flags,
+        search_ms=search_ms,
+        fetch_ms=fetch_ms,
+    )

@@ -1,0 +1,77 @@
+"""Stream the model's reply as reasoning, answer and citation events, ending with ``done``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+
+from searchqa.events import (
+    AnswerEvent,
+    CitationEvent,
+    DoneEvent,
+    ReasoningEvent,
+    StatusEvent,
+    Timings,
+    Usage,
+)
+from searchqa.protocols import ChatModel
+from searchqa.research import PreparedPrompt, Stopwatch
+from searchqa.steps.cite import CitationParser
+
+ResponseEvent = StatusEvent | ReasoningEvent | AnswerEvent | CitationEvent | DoneEvent
+
+
+async def respond(
+    prepared: PreparedPrompt, *, model: ChatModel, stopwatch: Stopwatch
+) -> AsyncGenerator[ResponseEvent, None]:
+    """Generate from the prepared prompt; raise LLMError if the model fails."""
+    parser = CitationParser(prepared.sources)
+    reasoning: list[str] = []
+    usage = Usage()
+    first_token_ms: float | None = None
+    first_answer_ms: float | None = None
+    answering = False
+
+    yield StatusEvent(stage="think")
+    stream = model.stream(prepared.prompt, max_tokens=prepared.max_tokens)
+    async with aclosing(stream):
+        async for delta in stream:
+            if delta.usage is not None:
+                usage = delta.usage
+            if (delta.reasoning or delta.content) and first_token_ms is None:
+                first_token_ms = stopwatch.ms()
+            if delta.reasoning and not answering:
+                reasoning.append(delta.reasoning)
+                yield ReasoningEvent(text=delta.reasoning)
+            content = delta.content
+            if content and not answering:
+                # R1 opens its answer with blank lines after </think>.
+                content = content.lstrip()
+                if not content:
+                    continue
+                answering = True
+                yield StatusEvent(stage="answer")
+            if content:
+                for event in parser.feed(content):
+                    if first_answer_ms is None:
+                        first_answer_ms = stopwatch.ms()
+                    yield event
+
+    for event in parser.flush():
+        if first_answer_ms is None:
+            first_answer_ms = stopwatch.ms()
+        yield event
+    yield DoneEvent(
+        answer=parser.answer,
+        reasoning="".join(reasoning),
+        cited=parser.cited,
+        usage=usage,
+        timings=Timings(
+            search_ms=prepared.search_ms,
+            fetch_ms=prepared.fetch_ms,
+            first_token_ms=first_token_ms,
+            first_answer_ms=first_answer_ms,
+            total_ms=stopwatch.ms(),
+        ),
+        flags=prepared.flags,
+    )

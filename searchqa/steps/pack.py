@@ -1,0 +1,352 @@
+"""Fitting pages into the model's context: the token budget, then each page's most relevant text."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from searchqa.documents import Page
+from searchqa.errors import InvalidRequestError
+from searchqa.settings import PackSettings
+from searchqa.tokens import EstimatedTokenCounter, TokenCounter
+
+SAFETY_TOKENS = 64
+"""Kept free in every context: the chat template's own tokens and rounding."""
+TOKENIZER_DRIFT = 0.05
+"""Prompt tokens count this share extra: R1's distills use Qwen's or Llama's vocabulary, which
+spends a few percent more tokens than DeepSeek's on the same text."""
+MIN_OUTPUT_TOKENS = 256
+"""Below this the model cannot even finish thinking: the request is refused instead."""
+PASSAGE_TOKENS = 200
+"""Paragraphs longer than this (estimated) are ranked in pieces: lines, sentences, clauses."""
+LEDE_BONUS = 1.0
+"""Added to the first passage's BM25 score: a page's opening usually frames the rest."""
+MIN_SPILL_TOKENS = 48
+"""Leftover worth filling with the start of the best passage that did not fit whole (a page
+that kept no whole passage always gets that start)."""
+SEPARATOR_TOKENS = 1
+"""What the blank line between two passages costs."""
+
+_estimator = EstimatedTokenCounter()
+
+_OPEN, _CLOSE, _INSIDE = "[\\[［【〔]", "[\\]］】〕]", "[^\\]］】〕\\n]"
+_MARKER = re.compile(
+    rf"{_OPEN}\s*(?:web\s*page{_INSIDE}{{0,24}}?(?:begin|end)\w{{0,4}}|citation\b{_INSIDE}{{0,40}}"
+    rf"|file\s*(?:name|content\s*(?:begin|end)))\s*{_CLOSE}"
+    r"|<[｜|][^<>\n｜|]{1,48}[｜|]>",  # chat-control tokens: <｜Assistant｜>, <|im_start|>
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Tokens for the model's reply and for page text, as ``plan_budget`` decided them."""
+
+    max_tokens: int
+    """Output budget sent to the model."""
+    pages_tokens: int
+    """All page text together."""
+    page_tokens: int
+    """Cap per page."""
+    page_floor_tokens: int = 0
+    """A page gets at least this much (or all its text) or is left out, lowest-ranked first."""
+
+
+def plan_budget(
+    *,
+    context_length: int | None,
+    overhead_tokens: int,
+    page_count: int,
+    max_tokens: int,
+    settings: PackSettings,
+) -> Budget:
+    """Split the context between the reply and the pages.
+
+    ``overhead_tokens`` is the rest of the prompt: template, question and block headers. Pages
+    want ``min(total_tokens, page_count * page_tokens)``. Prompt tokens count ``TOKENIZER_DRIFT``
+    extra and ``SAFETY_TOKENS`` stay free. Then, in order:
+
+    1. Context unknown, or everything fits: the reply gets ``max_tokens``, pages what they want.
+    2. The reply shrinks from ``max_tokens`` towards ``min_output_tokens``; pages stay whole.
+    3. The reply holds at ``min_output_tokens`` and page text shrinks, to nothing if need be
+       (pack_context keeps fewer pages rather than cutting each below ``page_floor_tokens``).
+    4. No page text at all: the reply gets what is left, at most ``max_tokens``.
+    5. Less than ``MIN_OUTPUT_TOKENS`` left even so: InvalidRequestError(context_too_small).
+    """
+    cap = settings.page_tokens
+    floor = min(settings.page_floor_tokens, cap)
+    wanted = min(settings.total_tokens, page_count * cap)
+    if context_length is None:
+        return Budget(max_tokens, wanted, cap, floor)
+
+    def output_room(pages: int) -> int:
+        prompt = math.ceil((overhead_tokens + pages) * (1 + TOKENIZER_DRIFT))
+        return context_length - SAFETY_TOKENS - prompt
+
+    kept_output = min(max_tokens, settings.min_output_tokens)
+    if output_room(wanted) >= kept_output:
+        return Budget(min(max_tokens, output_room(wanted)), wanted, cap, floor)
+    room = context_length - SAFETY_TOKENS - kept_output
+    pages = math.floor(room / (1 + TOKENIZER_DRIFT)) - overhead_tokens
+    while pages > 0 and output_room(pages) < kept_output:  # float rounding, at most a step
+        pages -= 1
+    if pages > 0:
+        return Budget(kept_output, pages, min(cap, pages), floor)
+    output = min(max_tokens, output_room(0))
+    if output >= min(max_tokens, MIN_OUTPUT_TOKENS):
+        return Budget(output, 0, 0, floor)
+    raise InvalidRequestError(
+        f"the prompt needs {overhead_tokens} tokens, leaving no room for an answer "
+        f"in the model's {context_length}-token context",
+        code="context_too_small",
+        http_status=413,
+    )
+
+
+def sanitize_page_text(text: str) -> str:
+    """Remove what imitates the prompt's markup, so page text cannot fake a block or a citation.
+
+    Strips ``[webpage N begin]`` and ``[webpage N end]``, ``[citation:N]`` in every variant
+    (spacing, case, several numbers, full-width brackets and colons, ``[citation needed]``),
+    the file template's ``[file name]`` and ``[file content begin]`` markers, and chat-control
+    tokens such as ``<｜Assistant｜>``. Repeats until nothing matches, so removing one marker
+    cannot assemble another.
+    """
+    while (cleaned := _MARKER.sub("", text)) != text:
+        text = cleaned
+    return text
+
+
+def pack_context(
+    pages: Sequence[Page], *, question: str, budget: Budget, counter: TokenCounter
+) -> list[Page]:
+    """The pages cut to the budget, in their original (search rank) order; empty ones dropped.
+
+    Text is sanitized, then shared out by ``allot_shares``. A page longer than its share keeps
+    the passages most relevant to the question (``rank_passages``), back in page order.
+    """
+    if budget.pages_tokens <= 0 or budget.page_tokens <= 0:
+        return []
+    prepared = [
+        (page, ps) for page in pages if (ps := split_passages(sanitize_page_text(page.text)))
+    ]
+    estimates = [sum(p.estimate for p in passages) for _, passages in prepared]
+    # Exact counts only for pages that may fit whole; the others get passages picked anyway.
+    first = _shares(estimates, budget)
+    exact = [
+        counter.count(_join(passages)) if estimate <= 1.25 * share else None
+        for (_, passages), estimate, share in zip(prepared, estimates, first, strict=True)
+    ]
+    needs = [e if e is not None else est for e, est in zip(exact, estimates, strict=True)]
+    packed = []
+    for (page, passages), count, share in zip(prepared, exact, _shares(needs, budget), strict=True):
+        if count is not None and count <= share:
+            text = _join(passages)
+        else:
+            text = _select(passages, question, share, counter) if share > 0 else ""
+        if text:
+            packed.append(replace(page, title=sanitize_page_text(page.title), text=text))
+    return packed
+
+
+def _shares(needs: Sequence[int], budget: Budget) -> list[int]:
+    return allot_shares(
+        needs, total=budget.pages_tokens, cap=budget.page_tokens, floor=budget.page_floor_tokens
+    )
+
+
+def allot_shares(needs: Sequence[int], *, total: int, cap: int, floor: int = 0) -> list[int]:
+    """Water-fill ``total`` over pages: short ones get what they need, long ones split the rest.
+
+    Each share is at most ``cap``. Pages are kept in order while each can still get
+    ``min(need, floor)``; the rest get 0 (the first page is always kept).
+    """
+    wants = [min(need, cap) for need in needs]
+    kept, reserved = 0, 0
+    for want in wants:
+        if kept and reserved + min(want, floor) > total:
+            break
+        reserved, kept = reserved + min(want, floor), kept + 1
+    shares, remaining = [0] * len(wants), total
+    for position, index in enumerate(sorted(range(kept), key=wants.__getitem__)):
+        shares[index] = min(wants[index], remaining // (kept - position))
+        remaining -= shares[index]
+    return shares
+
+
+def _select(passages: list[Passage], question: str, share: int, counter: TokenCounter) -> str:
+    """The most relevant passages that fit in ``share`` tokens, in page order.
+
+    Each kept passage costs its own count plus ``SEPARATOR_TOKENS``: BPE merges across a
+    passage boundary only ever saved tokens when measured, so the joined text fits without
+    being counted again.
+    """
+    chosen: dict[int, str] = {}
+    used, spill = -SEPARATOR_TOKENS, None
+    for index in rank_passages(passages, question):
+        room = share - used - SEPARATOR_TOKENS
+        if room < SEPARATOR_TOKENS + 4:
+            break
+        passage = passages[index]
+        # Far too long for what is left: skip it without paying for an exact count.
+        if passage.estimate <= 2 * room + 16 and (cost := counter.count(passage.text)) <= room:
+            chosen[index] = passage.text
+            used += cost + SEPARATOR_TOKENS
+        elif spill is None:
+            spill = index
+    room = share - used - SEPARATOR_TOKENS
+    if spill is not None and (room >= MIN_SPILL_TOKENS or not chosen):
+        chosen[spill] = _clean_cut(counter.truncate(passages[spill].text, room))
+    return _join(passages, {index: chosen[index] for index in sorted(chosen) if chosen[index]})
+
+
+_SENTENCE_END = re.compile(r"[.!?;](?=\s|$)|[。！？；]")
+
+
+def _clean_cut(prefix: str) -> str:
+    """Back a token-level cut up to the last sentence end, else word end, in its second half."""
+    prefix = prefix.rstrip()
+    ends = [match.end() for match in _SENTENCE_END.finditer(prefix, len(prefix) // 2)]
+    space = prefix.rfind(" ", len(prefix) // 2)
+    return prefix[: ends[-1]] if ends else prefix[:space] if space > 0 else prefix
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A paragraph, or a piece of a long one: what is ranked, then kept or left out."""
+
+    text: str
+    joiner: str
+    """What separated it from the passage before it on the page."""
+    estimate: int
+
+
+def _join(passages: Sequence[Passage], texts: dict[int, str] | None = None) -> str:
+    """Passages (all, or those in ``texts`` with their kept text) joined as on the page."""
+    indexes = range(len(passages)) if texts is None else texts
+    parts: list[str] = []
+    previous = -2
+    for index in indexes:
+        if parts:
+            parts.append(passages[index].joiner if index == previous + 1 else "\n\n")
+        parts.append(passages[index].text if texts is None else texts[index])
+        previous = index
+    return "".join(parts)
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_PIECE_BREAKS = (
+    re.compile(r"\n+"),
+    re.compile(r"(?<=[.!?;:])\s+|(?<=[。！？；：])\s*"),
+    re.compile(r"\s+|(?<=[，、,])"),
+)
+
+
+def split_passages(text: str) -> list[Passage]:
+    """Paragraphs in page order, long ones cut into pieces, repeated ones dropped."""
+    passages: list[Passage] = []
+    seen: set[str] = set()
+    for paragraph in _PARAGRAPH_BREAK.split(text):
+        paragraph = paragraph.strip()
+        if paragraph and paragraph not in seen:
+            seen.add(paragraph)
+            pieces = _pieces(paragraph, 0)
+            passages.append(Passage(pieces[0][1], "\n\n", pieces[0][2]))
+            passages.extend(Passage(piece, joiner, tokens) for joiner, piece, tokens in pieces[1:])
+    return passages
+
+
+def _pieces(text: str, level: int) -> list[tuple[str, str, int]]:
+    """(separator before, piece, estimate): pieces of at most PASSAGE_TOKENS, merged greedily."""
+    estimate = _estimator.count(text)
+    if estimate <= PASSAGE_TOKENS:
+        return [("", text, estimate)]
+    if level == len(_PIECE_BREAKS):  # no separator left: cut by characters
+        size = max(1, len(text) * PASSAGE_TOKENS // estimate)
+        chunks = [text[start : start + size] for start in range(0, len(text), size)]
+        return [("", chunk, _estimator.count(chunk)) for chunk in chunks]
+    parts: list[tuple[str, str, int]] = []
+    separator, start = "", 0
+    for match in [*_PIECE_BREAKS[level].finditer(text), None]:
+        end = len(text) if match is None else match.start()
+        if end > start:
+            (_, first, tokens), *rest = _pieces(text[start:end], level + 1)
+            parts += [(separator, first, tokens), *rest]
+            separator = ""
+        if match is not None:
+            separator += match.group()
+            start = match.end()
+    merged = parts[:1]
+    for joiner, piece, tokens in parts[1:]:
+        if merged[-1][2] + tokens <= PASSAGE_TOKENS:
+            merged[-1] = (merged[-1][0], merged[-1][1] + joiner + piece, merged[-1][2] + tokens)
+        else:
+            merged.append((joiner, piece, tokens))
+    return merged
+
+
+_STOPWORD_LIST = (
+    "a an and are as at be been but by can could did do does for from had has have how i if in "
+    "into is it its me my no not of on or our so than that the their them then there these they "
+    "this to was we were what when where which who whom whose why will with would you your "
+    "about after before between during many much more most some any all also just"
+)
+_CJK_STOP_LIST = (
+    "什么 怎么 如何 为什 为何 哪些 哪个 哪里 多少 是否 可以 是什 么是 有哪 有什 请问 的是"
+)
+_STOPWORDS = frozenset(_STOPWORD_LIST.split())
+_CJK_STOP = frozenset(_CJK_STOP_LIST.split() + list("的了是在吗呢和与及或有"))
+_CJK_RUN = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+_WORD = re.compile(r"[^\W_]+")
+_SUFFIXES = ("ing", "ies", "ed", "es", "s", "ly")
+
+
+def question_terms(question: str) -> tuple[list[str], list[str]]:
+    """(word stems, CJK character bigrams) of the question, stopwords left out."""
+    lowered = question.lower()
+    grams = {
+        gram
+        for run in _CJK_RUN.findall(lowered)
+        for gram in ([run[i : i + 2] for i in range(len(run) - 1)] or [run])
+        if gram not in _CJK_STOP
+    }
+    stems = set()
+    for word in _WORD.findall(_CJK_RUN.sub(" ", lowered)):
+        if word not in _STOPWORDS and (len(word) > 1 or word.isdigit()):
+            suffix = next((s for s in _SUFFIXES if word.endswith(s) and len(word) > len(s) + 2), "")
+            stems.add(word.removesuffix(suffix) if suffix else word)
+    return sorted(stems, key=len, reverse=True), sorted(grams)
+
+
+def rank_passages(passages: Sequence[Passage], question: str) -> list[int]:
+    """Passage indexes, most relevant first: BM25 over the page's passages, ties in page order.
+
+    Words match by stem prefix ("reopened" finds "reopens"); CJK text, which has no spaces,
+    matches by character bigrams. The first passage gets ``LEDE_BONUS``.
+    """
+    stems, grams = question_terms(question)
+    words = re.compile(rf"\b({'|'.join(map(re.escape, stems))})\w*")
+    frequencies = []
+    for passage in passages:
+        text = passage.text.lower()
+        found = Counter(words.findall(text) if any(s in text for s in stems) else ())
+        found.update({gram: n for gram in grams if (n := text.count(gram))})
+        frequencies.append(found)
+    count = len(passages)
+    documents = Counter(term for found in frequencies for term in found)
+    idf = {term: math.log(1 + (count - df + 0.5) / (df + 0.5)) for term, df in documents.items()}
+    average = max(1.0, sum(p.estimate for p in passages) / max(count, 1))
+    k1, b = 1.2, 0.75
+    scores = [
+        sum(
+            idf[term] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * passage.estimate / average))
+            for term, tf in found.items()
+        )
+        for passage, found in zip(passages, frequencies, strict=True)
+    ]
+    if scores:
+        scores[0] += LEDE_BONUS
+    return sorted(range(count), key=lambda index: (-scores[index], index))

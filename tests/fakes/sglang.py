@@ -1,0 +1,427 @@
+"""A fake SGLang server that streams scripted DeepSeek-R1 replies in SGLang's exact wire format.
+
+Routes: ``GET /v1/models``, ``POST /v1/chat/completions`` and ``POST /v1/completions``
+(streaming only), ``GET /health``. Chat chunks are ``chat.completion.chunk`` objects with
+``id``, ``created``, ``model`` and ``choices[{index, delta{role, content, reasoning_content,
+tool_calls}, logprobs, finish_reason, matched_stop}]``, ``usage`` null until the usage-only
+chunk with ``choices: []``, then ``data: [DONE]``. Text completions stream ``text_completion``
+chunks the same way. The model's raw output is ``reasoning + "</think>" + answer`` (the chat
+template already wrote the opening ``<think>``).
+
+Knobs (fields of ``FakeSGLang``; change them between requests if you like):
+
+- ``reasoning``, ``answer``: the scripted reply; ``[citation:X]`` markers pass through as text.
+  ``responder(prompt) -> (reasoning, answer)`` overrides both per request.
+- ``close_think``: False leaves ``</think>`` out, so the whole reply is reasoning.
+- ``reasoning_parser``: True (``--reasoning-parser deepseek-r1``) sends reasoning in
+  ``delta.reasoning_content``; False sends the raw text, ``</think>`` included, in ``content``.
+- ``model``, ``context_length`` (the server's limit, enforced with SGLang's own 400 messages),
+  ``report_max_model_len`` (False: /v1/models lists no ``max_model_len``).
+- ``tokens_per_chunk``: tokens per streamed chunk; ``chunk_chars``: cycle through these
+  character counts instead, to cut ``</think>`` and ``[citation:X]`` at odd places.
+- ``token_delay_s``: pause per token (0.05 = 20 tokens/s); ``first_token_delay_s``: prefill
+  pause before the response starts, as SGLang sends headers only with the first chunk.
+- ``error_after_chunks``: after that many text chunks send SGLang's mid-stream error
+  ``{"error": {...}}`` (``error_shape="flat"``: ``{"object": "error", ...}``), then ``[DONE]``;
+  ``error_message``, ``error_status`` shape it.
+- ``omit_nulls``: the newer SGLang encoder that leaves out null fields.
+- ``api_key``: require ``Authorization: Bearer <key>``, else 401.
+
+A request's ``max_tokens`` cuts the reply after that many tokens (``finish_reason: "length"``).
+Usage in a test::
+
+    fake = FakeSGLang(answer="Paris [citation:1].", reasoning_parser=False)
+    with serve(fake.app()) as server:  # tests.fakes.server.serve
+        settings = LLMSettings(base_url=server.url + "/v1")
+
+Records: ``requests`` (path, JSON body or ``{}``, Authorization header of each request),
+``disconnects`` (streams the client closed before the end), ``completed`` (streams sent to
+``[DONE]``); ``await wait_for_disconnect()`` waits for the first disconnect (wrap it in
+``asyncio.timeout``).
+
+Standalone: ``python -m tests.fakes.sglang --port 30000 [--tokens-per-second 20] ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any, Literal
+
+from aiohttp import web
+
+DEFAULT_REASONING = (
+    "Okay, the user asks for the capital of France. Source 1 says it is Paris, "
+    "and source 2 agrees.\n"
+)
+DEFAULT_ANSWER = "\n\nThe capital of France is Paris [citation:1][citation:2]."
+THINK_CLOSE = "</think>"
+EOS_TOKEN_ID = 1
+_TOKEN = re.compile(
+    r"</think>|\s*[\u3000-\u9fff\uff00-\uffef]|\s*[^\W\u3000-\u9fff\uff00-\uffef]+|\s*[^\w\s]|\s+"
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """A stand-in tokenizer: words with their leading space, CJK characters, punctuation."""
+    return _TOKEN.findall(text)
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    body: dict[str, Any]
+    authorization: str | None
+
+
+@dataclass
+class FakeSGLang:
+    """Configuration and records of one fake server; ``app()`` builds the aiohttp app."""
+
+    reasoning: str = DEFAULT_REASONING
+    answer: str = DEFAULT_ANSWER
+    responder: Callable[[str], tuple[str, str]] | None = None
+    close_think: bool = True
+    reasoning_parser: bool = True
+    model: str = "deepseek-ai/DeepSeek-R1"
+    context_length: int = 163840
+    report_max_model_len: bool = True
+    tokens_per_chunk: int = 1
+    chunk_chars: Sequence[int] = ()
+    token_delay_s: float = 0.0
+    first_token_delay_s: float = 0.0
+    error_after_chunks: int | None = None
+    error_message: str = "The server is overloaded; the request was aborted."
+    error_status: int = 503
+    error_shape: Literal["nested", "flat"] = "nested"
+    omit_nulls: bool = False
+    api_key: str | None = None
+    requests: list[RecordedRequest] = field(default_factory=list)
+    disconnects: int = 0
+    completed: int = 0
+
+    def app(self) -> web.Application:
+        return create_sglang_app(self)
+
+    async def wait_for_disconnect(self) -> None:
+        """Wait until the server has seen a client close a stream early (bound it yourself)."""
+        # The server runs on another thread and event loop, so poll rather than share an Event.
+        while self.disconnects == 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+    def raw_output(self, prompt: str) -> tuple[str, int, int]:
+        """The model's raw output for ``prompt``, where its reasoning ends and its answer starts."""
+        reasoning, answer = (
+            self.responder(prompt) if self.responder else (self.reasoning, self.answer)
+        )
+        if not self.close_think:
+            text = reasoning + answer
+            return text, len(text), len(text)
+        return reasoning + THINK_CLOSE + answer, len(reasoning), len(reasoning + THINK_CLOSE)
+
+
+def _error_body(message: str, status: int) -> dict[str, Any]:
+    return {
+        "object": "error",
+        "message": message,
+        "type": HTTPStatus(status).name if status != 400 else "BadRequestError",
+        "param": None,
+        "code": status,
+    }
+
+
+def _chunks(text: str, tokens: list[str], fake: FakeSGLang) -> list[tuple[int, int, int]]:
+    """``(start, end, token count)`` of each streamed piece of ``text``."""
+    pieces: list[tuple[int, int, int]] = []
+    position = 0
+    if fake.chunk_chars:
+        for size in itertools.cycle(fake.chunk_chars):
+            if position >= len(text):
+                break
+            end = min(len(text), position + max(1, size))
+            pieces.append((position, end, 1))
+            position = end
+        return pieces
+    step = max(1, fake.tokens_per_chunk)
+    for first in range(0, len(tokens), step):
+        group = tokens[first : first + step]
+        end = position + sum(len(token) for token in group)
+        pieces.append((position, end, len(group)))
+        position = end
+    return pieces
+
+
+class _Stream:
+    """One streamed reply in SGLang's chunk format."""
+
+    def __init__(self, fake: FakeSGLang, *, chat: bool, model: str) -> None:
+        self.fake = fake
+        self.chat = chat
+        self.model = model
+        self.id = uuid.uuid4().hex
+        self.created = int(time.time())
+
+    def chunk(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
+        obj: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk" if self.chat else "text_completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+            "usage": usage,
+        }
+        if self.fake.omit_nulls or (usage is not None and not self.chat):
+            obj = _without_nulls(obj)  # text completions send their usage with exclude_none
+        return _sse(obj)
+
+    def choice(self, finish_reason: str | None = None, **delta: str | None) -> dict[str, Any]:
+        if self.chat:
+            fields: dict[str, Any] = {
+                "role": delta.get("role"),
+                "content": delta.get("content"),
+                "reasoning_content": delta.get("reasoning_content"),
+                "tool_calls": None,
+            }
+            if self.fake.omit_nulls:
+                fields = {key: value for key, value in fields.items() if value is not None}
+            head: dict[str, Any] = {"index": 0, "delta": fields}
+        else:
+            head = {"index": 0, "text": delta.get("content") or ""}
+        matched = EOS_TOKEN_ID if finish_reason == "stop" else None
+        return head | {"logprobs": None, "finish_reason": finish_reason, "matched_stop": matched}
+
+
+def _without_nulls(obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: _without_nulls(value) if isinstance(value, dict) else value
+        for key, value in obj.items()
+        if value is not None
+    }
+
+
+def _dumps(obj: object) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def _sse(obj: object) -> bytes:
+    return b"data: " + _dumps(obj).encode() + b"\n\n"
+
+
+def _json(obj: object, status: int = 200) -> web.Response:
+    return web.json_response(obj, status=status, dumps=_dumps)
+
+
+def _prompt_of(body: dict[str, Any], chat: bool) -> str | None:
+    if not chat:
+        prompt = body.get("prompt")
+        return prompt if isinstance(prompt, str) else None
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return None
+    return "".join(str(m.get("content") or "") for m in messages if isinstance(m, dict))
+
+
+def _context_error(fake: FakeSGLang, prompt_tokens: int, max_tokens: int | None) -> str | None:
+    """SGLang's own refusals, word for word."""
+    limit = fake.context_length
+    if prompt_tokens >= limit:
+        return (
+            f"The input ({prompt_tokens} tokens) is longer than the model's context length "
+            f"({limit} tokens)."
+        )
+    if max_tokens is not None and prompt_tokens + max_tokens >= limit:
+        return (
+            f"Requested token count exceeds the model's maximum context length of {limit} "
+            f"tokens. You requested a total of {prompt_tokens + max_tokens} tokens: "
+            f"{prompt_tokens} tokens from the input messages and {max_tokens} tokens for the "
+            f"completion. Please reduce the number of tokens in the input messages or the "
+            f"completion to fit within the limit."
+        )
+    return None
+
+
+def create_sglang_app(fake: FakeSGLang) -> web.Application:
+    """The aiohttp application for ``fake``."""
+
+    def authorized(request: web.Request) -> bool:
+        return fake.api_key is None or request.headers.get("Authorization") == (
+            f"Bearer {fake.api_key}"
+        )
+
+    def unauthorized() -> web.Response:
+        return _json({"error": "Unauthorized"}, status=401)
+
+    async def models(request: web.Request) -> web.Response:
+        fake.requests.append(
+            RecordedRequest(request.path, {}, request.headers.get("Authorization"))
+        )
+        if not authorized(request):
+            return unauthorized()
+        card: dict[str, Any] = {
+            "id": fake.model,
+            "object": "model",
+            "created": int(time.time()),
+            "owned_by": "sglang",
+            "root": fake.model,
+        }
+        if fake.report_max_model_len:
+            card["max_model_len"] = fake.context_length
+        return _json({"object": "list", "data": [card]})
+
+    async def health(request: web.Request) -> web.Response:
+        return web.Response()
+
+    async def chat_completions(request: web.Request) -> web.StreamResponse:
+        return await _complete(request, chat=True)
+
+    async def completions(request: web.Request) -> web.StreamResponse:
+        return await _complete(request, chat=False)
+
+    async def _complete(request: web.Request, *, chat: bool) -> web.StreamResponse:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict):
+            return _json(_error_body("Invalid JSON body.", 400), status=400)
+        fake.requests.append(
+            RecordedRequest(request.path, body, request.headers.get("Authorization"))
+        )
+        if not authorized(request):
+            return unauthorized()
+        prompt = _prompt_of(body, chat)
+        if not body.get("stream"):
+            return _json(_error_body("This fake only streams: send stream=true.", 400), 400)
+        if prompt is None:
+            message = "Messages cannot be empty." if chat else "A string prompt is required."
+            return _json(_error_body(message, 400), status=400)
+        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+        if not chat and max_tokens is None:
+            max_tokens = 16  # SGLang's CompletionRequest default
+        prompt_tokens = len(tokenize(prompt)) + (4 if chat else 0)
+        refusal = _context_error(fake, prompt_tokens, max_tokens)
+        if refusal:
+            return _json(_error_body(refusal, 400), status=400)
+        text, reasoning_end, answer_start = fake.raw_output(prompt)
+        tokens = tokenize(text)
+        finish = "stop"
+        if max_tokens is not None and len(tokens) > max_tokens:
+            tokens, finish = tokens[:max_tokens], "length"
+            text = "".join(tokens)
+        stream = _Stream(fake, chat=chat, model=str(body.get("model") or fake.model))
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "total_tokens": prompt_tokens + len(tokens),
+            "completion_tokens": len(tokens),
+            "prompt_tokens_details": None,
+        }
+        if fake.first_token_delay_s:
+            await asyncio.sleep(fake.first_token_delay_s)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Cache-Control": "no-cache",
+            }
+        )
+        await response.prepare(request)
+        try:
+            split = (reasoning_end, answer_start)
+            await _send_stream(request, response, stream, text, tokens, split, finish)
+            if fake.error_after_chunks is None and include_usage:
+                await response.write(stream.chunk([], usage))
+            await response.write(b"data: [DONE]\n\n")
+        except (ConnectionResetError, asyncio.CancelledError):
+            fake.disconnects += 1
+            raise
+        fake.completed += 1
+        return response
+
+    async def _send_stream(
+        request: web.Request,
+        response: web.StreamResponse,
+        stream: _Stream,
+        text: str,
+        tokens: list[str],
+        split: tuple[int, int],
+        finish: str,
+    ) -> None:
+        reasoning_end, answer_start = split
+        if stream.chat:
+            await response.write(stream.chunk([stream.choice(role="assistant", content="")]))
+        pieces = _chunks(text, tokens, fake)
+        for number, (start, end, count) in enumerate(pieces):
+            if number == fake.error_after_chunks:
+                error = _error_body(fake.error_message, fake.error_status)
+                await response.write(
+                    _sse(error if fake.error_shape == "flat" else {"error": error})
+                )
+                return
+            if fake.token_delay_s:
+                await asyncio.sleep(fake.token_delay_s * count)
+            if request.transport is None or request.transport.is_closing():
+                raise ConnectionResetError("client went away")
+            last = number == len(pieces) - 1 and not stream.chat
+            if not stream.chat or not fake.reasoning_parser:
+                await response.write(
+                    stream.chunk([stream.choice(finish if last else None, content=text[start:end])])
+                )
+                continue
+            thought = text[start : min(end, reasoning_end)]
+            said = text[max(start, answer_start) : end]
+            if thought:
+                await response.write(stream.chunk([stream.choice(reasoning_content=thought)]))
+            if said:
+                await response.write(stream.chunk([stream.choice(content=said)]))
+        if stream.chat:
+            await response.write(stream.chunk([stream.choice(finish)]))
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    app.router.add_get("/health", health)
+    app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/completions", completions)
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Serve a fake SGLang until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m tests.fakes.sglang", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=30000)
+    parser.add_argument("--model", default=FakeSGLang.model)
+    parser.add_argument("--reasoning", default=DEFAULT_REASONING)
+    parser.add_argument("--answer", default=DEFAULT_ANSWER)
+    parser.add_argument("--no-reasoning-parser", action="store_true")
+    parser.add_argument("--tokens-per-second", type=float, default=0.0, help="0 = no delay")
+    parser.add_argument("--tokens-per-chunk", type=int, default=1)
+    parser.add_argument("--first-token-delay", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--context-length", type=int, default=FakeSGLang.context_length)
+    parser.add_argument("--api-key", default=None)
+    args = parser.parse_args(argv)
+    fake = FakeSGLang(
+        reasoning=args.reasoning,
+        answer=args.answer,
+        reasoning_parser=not args.no_reasoning_parser,
+        model=args.model,
+        context_length=args.context_length,
+        tokens_per_chunk=args.tokens_per_chunk,
+        token_delay_s=1.0 / args.tokens_per_second if args.tokens_per_second > 0 else 0.0,
+        first_token_delay_s=args.first_token_delay,
+        api_key=args.api_key,
+    )
+    print(f"fake SGLang serving {fake.model} at http://{args.host}:{args.port}/v1", flush=True)
+    web.run_app(fake.app(), host=args.host, port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()
