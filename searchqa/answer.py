@@ -10,10 +10,10 @@ from contextlib import aclosing
 from searchqa.errors import InvalidRequestError, SearchQAError, UpstreamError
 from searchqa.events import ErrorEvent, Event, MetaEvent, Source, SourcesEvent
 from searchqa.pipeline import Pipeline
-from searchqa.research import PreparedPrompt, Stopwatch, research
+from searchqa.research import PreparedPrompt, Stopwatch, prepare_file_prompt, research
 from searchqa.respond import respond
 from searchqa.steps.language import detect_language
-from searchqa.steps.prompt import build_file_prompt, format_date, today_in_zone
+from searchqa.steps.prompt import format_date, today_in_zone
 
 MAX_QUESTION_CHARS = 2000
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ async def answer(
             question,
             language=language,
             cur_date=cur_date,
-            context_length=info.context_length,
+            model=info,
             pipeline=pipeline,
             stopwatch=stopwatch,
             max_sources=max_sources,
@@ -112,12 +112,15 @@ async def answer_file(
     )
     source = Source(index=1, url=file_url, title=file_name, site="", snippet=file_content[:200])
     yield SourcesEvent(sources=[source])
-    prepared = PreparedPrompt(
-        prompt=build_file_prompt(question=question, file_name=file_name, file_content=file_content),
-        sources=[source],
-        max_tokens=pipeline.settings.llm.max_tokens,
-    )
     try:
+        prepared = prepare_file_prompt(
+            question,
+            file_name=file_name,
+            file_content=file_content,
+            source=source,
+            model=info,
+            pipeline=pipeline,
+        )
         async with aclosing(respond(prepared, model=pipeline.model, stopwatch=stopwatch)) as events:
             async for event in events:
                 yield event

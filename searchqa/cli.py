@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     prompt.add_argument("--max-sources", type=int, metavar="N", help="pages to read (1-20)")
     prompt.add_argument("--engines", metavar="LIST", help="engine chain, e.g. searxng,local")
 
+    index = commands.add_parser(
+        "index", help="add files, folders, pages or sitemaps to the local index"
+    )
+    index.add_argument("sources", nargs="+", metavar="PATH|URL|SITEMAP")
+    index.add_argument("--quiet", action="store_true", help="print only the summary")
+
     extract = commands.add_parser("extract", help="print a page's extracted main text")
     extract.add_argument("target", metavar="URL|FILE", help="a web page or a local file")
     extract.add_argument("--meta", action="store_true", help="print title, URL and date first")
@@ -82,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(commands.ask(args, _read_question(args.question)))
         if args.command == "prompt":
             return asyncio.run(commands.prompt(args, _read_question(args.question)))
+        if args.command == "index":
+            return asyncio.run(commands.index(args))
         return asyncio.run(commands.extract(args))
     except KeyboardInterrupt:
         return 130

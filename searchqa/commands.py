@@ -15,7 +15,10 @@ from searchqa.answer import answer, answer_file, validate_question
 from searchqa.errors import InvalidRequestError, LLMError, UpstreamError
 from searchqa.events import DoneEvent, ErrorEvent, Event
 from searchqa.files import read_local_document
+from searchqa.index.build import index_sources
+from searchqa.index.seed import seed_index_if_empty
 from searchqa.pipeline import Pipeline
+from searchqa.protocols import ModelInfo
 from searchqa.render import TerminalRenderer
 from searchqa.research import PreparedPrompt, Stopwatch, research
 from searchqa.settings import Settings
@@ -47,7 +50,10 @@ async def ask(args: argparse.Namespace, question: str) -> int:
     """Stream an answer to the terminal (or JSON lines); the exit code follows the outcome."""
     max_sources = _max_sources(args)
     validate_question(question)
-    async with Pipeline.from_settings(_settings(args)) as pipeline:
+    settings = _settings(args)
+    if not args.file:
+        await seed_index_if_empty(settings)
+    async with Pipeline.from_settings(settings) as pipeline:
         events: AsyncGenerator[Event, None]
         if args.file:
             document = read_local_document(Path(args.file))
@@ -91,20 +97,22 @@ async def prompt(args: argparse.Namespace, question: str) -> int:
     """Print the filled template for ``question``, then one newline, and nothing else."""
     max_sources = _max_sources(args)
     question = validate_question(question)
-    async with Pipeline.from_settings(_settings(args)) as pipeline:
+    settings = _settings(args)
+    await seed_index_if_empty(settings)
+    async with Pipeline.from_settings(settings) as pipeline:
         language = detect_language(question)
         cur_date = format_date(today_in_zone(pipeline.settings.prompt.timezone), language)
         try:
-            context_length = (await pipeline.model.describe()).context_length
+            model = await pipeline.model.describe()
         except LLMError as exc:
-            context_length = pipeline.settings.llm.context_length
+            model = ModelInfo(id="unknown", context_length=pipeline.settings.llm.context_length)
             sys.stderr.write(f"searchqa: model server not reachable ({exc.message}); "
                              "budgeting without its context length\n")  # fmt: skip
         steps = research(
             question,
             language=language,
             cur_date=cur_date,
-            context_length=context_length,
+            model=model,
             pipeline=pipeline,
             stopwatch=Stopwatch(),
             max_sources=max_sources,
@@ -114,6 +122,26 @@ async def prompt(args: argparse.Namespace, question: str) -> int:
                 if isinstance(item, PreparedPrompt):
                     sys.stdout.write(item.prompt + "\n")
     return 0
+
+
+async def index(args: argparse.Namespace) -> int:
+    """Add sources to the local index; print what changed. Exit 1 if any source failed."""
+    settings = Settings()
+    console = Console(stderr=True, highlight=False)
+
+    def progress(outcome: str, detail: str) -> None:
+        if not args.quiet and outcome != "unchanged":
+            console.print(f"{outcome:>9}  {detail}", markup=False)
+
+    report = await index_sources(args.sources, settings=settings, progress=progress)
+    summary = (
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.removed} removed, {report.failed} failed"
+    )
+    if report.failures:
+        summary += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(report.failures.items())) + ")"
+    sys.stdout.write(f"{summary}\nindex: {settings.index.path}\n")
+    return 1 if report.failed else 0
 
 
 async def extract(args: argparse.Namespace) -> int:

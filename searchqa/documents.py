@@ -15,6 +15,8 @@ class SearchHit:
     snippet: str
     engine: str
     published: str | None = None
+    content: str | None = None
+    """The page's full text when the engine already holds it (the local index): no fetch needed."""
 
 
 @dataclass(frozen=True, slots=True)

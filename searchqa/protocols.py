@@ -35,6 +35,8 @@ class ModelInfo:
 
     id: str
     context_length: int | None = None
+    max_output_tokens: int | None = None
+    """A cap on the reply below the configured max_tokens (small local models)."""
 
 
 class ChatModel(Protocol):

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from searchqa.documents import FetchedPage, FetchStats, Page, SearchHit
 from searchqa.events import Language, Source, SourcesEvent, StatusEvent
 from searchqa.pipeline import Pipeline
+from searchqa.protocols import ModelInfo
 from searchqa.steps.fetch import fetch_pages
 from searchqa.steps.pack import pack_context, plan_budget
-from searchqa.steps.prompt import build_search_prompt
+from searchqa.steps.prompt import build_file_prompt, build_search_prompt
 from searchqa.steps.search import search_web
 
 
@@ -39,6 +40,11 @@ class PreparedPrompt:
     fetch_ms: float | None = None
 
 
+def output_cap(max_tokens: int, model: ModelInfo) -> int:
+    """The configured reply budget, lowered for models that cap their own replies."""
+    return min(max_tokens, model.max_output_tokens or max_tokens)
+
+
 def _to_source(index: int, page: Page) -> Source:
     return Source(
         index=index,
@@ -48,6 +54,12 @@ def _to_source(index: int, page: Page) -> Source:
         snippet=page.snippet,
         published=page.published,
     )
+
+
+def _held_page(hit: SearchHit) -> Page:
+    """A page whose text the engine already had."""
+    return Page(url=hit.url, title=hit.title, text=hit.content or "", snippet=hit.snippet,
+                published=hit.published)  # fmt: skip
 
 
 def _snippet_pages(hits: Sequence[SearchHit]) -> list[Page]:
@@ -73,10 +85,15 @@ async def _read_pages(
         )
 
     deadline = asyncio.get_running_loop().time() + settings.deadline_s
-    by_rank: dict[int, Page] = {}
-    finished = 0
+    by_rank = {rank: _held_page(hit) for rank, hit in enumerate(hits) if hit.content}
+    finished = len(by_rank)
+    to_fetch = [(rank, hit) for rank, hit in enumerate(hits) if not hit.content]
+    if finished:
+        yield finished, [by_rank[rank] for rank in sorted(by_rank)]
+    if not to_fetch:
+        return
     results = fetch_pages(
-        hits,
+        [hit for _, hit in to_fetch],
         fetcher=pipeline.fetcher,
         extract=extract,
         deadline=deadline,
@@ -87,7 +104,7 @@ async def _read_pages(
         async for result in results:
             finished += 1
             if result.page is not None:
-                by_rank[result.rank] = result.page
+                by_rank[to_fetch[result.rank][0]] = result.page
             yield finished, [by_rank[rank] for rank in sorted(by_rank)]
 
 
@@ -96,7 +113,7 @@ async def research(
     *,
     language: Language,
     cur_date: str,
-    context_length: int | None,
+    model: ModelInfo,
     pipeline: Pipeline,
     stopwatch: Stopwatch,
     max_sources: int | None = None,
@@ -134,10 +151,10 @@ async def research(
     ) + sum(pipeline.counter.count(f"[webpage {i} begin]\nTitle: {p.title}\nURL: {p.url}\n")
             for i, p in enumerate(pages, start=1))  # fmt: skip
     budget = plan_budget(
-        context_length=context_length,
+        context_length=model.context_length,
         overhead_tokens=overhead,
         page_count=len(pages),
-        max_tokens=settings.llm.max_tokens,
+        max_tokens=output_cap(settings.llm.max_tokens, model),
         settings=settings.pack,
     )
     packed = pack_context(pages, question=question, budget=budget, counter=pipeline.counter)
@@ -152,4 +169,44 @@ async def research(
         flags=flags,
         search_ms=search_ms,
         fetch_ms=fetch_ms,
+    )
+
+
+FILE_TOKENS_WHEN_CONTEXT_UNKNOWN = 100_000
+
+
+def prepare_file_prompt(
+    question: str,
+    *,
+    file_name: str,
+    file_content: str,
+    source: Source,
+    model: ModelInfo,
+    pipeline: Pipeline,
+) -> PreparedPrompt:
+    """Fit one file into the file template, keeping its passages most relevant to the question."""
+    settings = pipeline.settings
+    overhead = pipeline.counter.count(
+        build_file_prompt(question=question, file_name=file_name, file_content="")
+    )
+    file_cap = max(1, (model.context_length or FILE_TOKENS_WHEN_CONTEXT_UNKNOWN) - overhead)
+    budget = plan_budget(
+        context_length=model.context_length,
+        overhead_tokens=overhead,
+        page_count=1,
+        max_tokens=output_cap(settings.llm.max_tokens, model),
+        settings=settings.pack.model_copy(
+            update={"total_tokens": file_cap, "page_tokens": file_cap}
+        ),
+    )
+    page = Page(url=source.url, title=file_name, text=file_content)
+    packed = pack_context([page], question=question, budget=budget, counter=pipeline.counter)
+    return PreparedPrompt(
+        prompt=build_file_prompt(
+            question=question,
+            file_name=file_name,
+            file_content=packed[0].text if packed else "",
+        ),
+        sources=[source],
+        max_tokens=budget.max_tokens,
     )

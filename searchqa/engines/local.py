@@ -49,6 +49,7 @@ class LocalEngine:
                 snippet=make_snippet(m.marked_body, terms.grams),
                 engine=self.name,
                 published=m.published,
+                content=m.body,
             )
             for m in matches
         ]

@@ -63,6 +63,7 @@ class StoredMatch:
     title: str
     published: str | None
     marked_body: str
+    body: str
 
 
 class IndexStore:
@@ -199,7 +200,8 @@ class IndexStore:
         try:
             rows = self._db.execute(
                 "SELECT d.url, d.title, d.published,"
-                f" highlight(document_text, 1, '{MATCH_START}', '{MATCH_END}')"
+                f" highlight(document_text, 1, '{MATCH_START}', '{MATCH_END}'),"
+                " document_text.body"
                 " FROM document_text JOIN documents AS d ON d.id = document_text.rowid"
                 " WHERE document_text MATCH ?"
                 f" ORDER BY bm25(document_text, {TITLE_WEIGHT}, 1.0, {TITLE_WEIGHT}, 1.0)"
@@ -208,7 +210,10 @@ class IndexStore:
             ).fetchall()
         except sqlite3.DatabaseError as exc:
             raise SearchError(f"local index query failed: {exc}", code="index_unusable") from exc
-        return [StoredMatch(url=r[0], title=r[1], published=r[2], marked_body=r[3]) for r in rows]
+        return [
+            StoredMatch(url=r[0], title=r[1], published=r[2], marked_body=r[3], body=r[4])
+            for r in rows
+        ]
 
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM documents").fetchone()[0])

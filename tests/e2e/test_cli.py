@@ -58,7 +58,8 @@ def test_ask_json_streams_the_contract_in_order(world: World) -> None:
 
     done = events[-1]
     assert isinstance(done, DoneEvent)
-    assert done.answer == answer and done.cited == [1, 2]
+    assert done.answer == answer
+    assert done.cited == [1, 2]
     assert done.reasoning.startswith("Okay, the user asks")
     assert done.usage.completion_tokens > 0
     assert done.timings.first_answer_ms is not None
@@ -109,7 +110,8 @@ def test_terminal_output_shows_answer_and_sources_but_not_reasoning(world: World
     result = world.run("ask", "How do community gardens cool cities?")
     assert result.returncode == 0, result.stderr
     assert "The capital of France is Paris [1][2]." in result.stdout
-    assert "Sources" in result.stdout and world.page("docs") in result.stdout
+    assert "Sources" in result.stdout
+    assert world.page("docs") in result.stdout
     assert "Okay, the user asks" not in result.stdout
     shown = world.run("ask", "--reasoning", "How do community gardens cool cities?")
     assert "Okay, the user asks" in shown.stdout
@@ -118,7 +120,8 @@ def test_terminal_output_shows_answer_and_sources_but_not_reasoning(world: World
 def test_question_from_stdin(world: World) -> None:
     result = world.run("ask", "--json", "-", stdin="What is Cache-Control?\n")
     meta = events_of(result.stdout)[0]
-    assert isinstance(meta, MetaEvent) and meta.query == "What is Cache-Control?"
+    assert isinstance(meta, MetaEvent)
+    assert meta.query == "What is Cache-Control?"
 
 
 def test_failed_pages_are_skipped_and_snippets_stand_in_when_all_fail(world: World) -> None:
@@ -132,7 +135,8 @@ def test_failed_pages_are_skipped_and_snippets_stand_in_when_all_fail(world: Wor
     (sources,) = [e for e in events if isinstance(e, SourcesEvent)]
     assert [s.url for s in sources.sources] == [world.page("docs")]
     done = events[-1]
-    assert isinstance(done, DoneEvent) and "snippets_only" not in done.flags
+    assert isinstance(done, DoneEvent)
+    assert "snippets_only" not in done.flags
 
     world.searx.results = world.searx.results[:2]
     result = world.run("ask", "--json", "What is Cache-Control?")
@@ -140,35 +144,41 @@ def test_failed_pages_are_skipped_and_snippets_stand_in_when_all_fail(world: Wor
     (sources,) = [e for e in events if isinstance(e, SourcesEvent)]
     assert [s.snippet for s in sources.sources] == ["hang snippet", "broken snippet"]
     done = events[-1]
-    assert isinstance(done, DoneEvent) and "snippets_only" in done.flags
+    assert isinstance(done, DoneEvent)
+    assert "snippets_only" in done.flags
 
 
 def test_no_search_results_still_answers_flagged(world: World) -> None:
     world.searx.results = []
     result = world.run("ask", "--json", "Anything at all?")
     done = events_of(result.stdout)[-1]
-    assert isinstance(done, DoneEvent) and done.flags == ["no_sources"]
+    assert isinstance(done, DoneEvent)
+    assert done.flags == ["no_sources"]
 
 
 def test_exit_codes(world: World) -> None:
     assert world.run("ask", "   ").returncode == 2
     assert world.run("ask", "x" * 2001).returncode == 2
     bad_setting = world.run("ask", "hi", env=world.env(SEARCHQA_LLM__TEMPERATURE="1.5"))
-    assert bad_setting.returncode == 2 and "temperature" in bad_setting.stderr
+    assert bad_setting.returncode == 2
+    assert "temperature" in bad_setting.stderr
 
     down = world.run("ask", "hi", env=world.env(SEARCHQA_LLM__BASE_URL="http://127.0.0.1:9/v1"))
     assert down.returncode == 3
-    assert len(down.stderr.strip().splitlines()) == 1 and "Traceback" not in down.stderr
+    assert len(down.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in down.stderr
     debug = world.run(
         "--debug", "ask", "hi", env=world.env(SEARCHQA_LLM__BASE_URL="http://127.0.0.1:9/v1")
     )
-    assert debug.returncode == 3 and "Traceback" in debug.stderr
+    assert debug.returncode == 3
+    assert "Traceback" in debug.stderr
 
     world.searx.status = 500
     search_down = world.run("ask", "--json", "hi")
     assert search_down.returncode == 3
     last = events_of(search_down.stdout)[-1]
-    assert isinstance(last, ErrorEvent) and last.service == "search"
+    assert isinstance(last, ErrorEvent)
+    assert last.service == "search"
 
 
 def test_model_error_mid_stream_ends_with_an_error_event(world: World) -> None:
@@ -176,8 +186,11 @@ def test_model_error_mid_stream_ends_with_an_error_event(world: World) -> None:
     result = world.run("ask", "--json", "How do community gardens cool cities?")
     assert result.returncode == 3
     last = events_of(result.stdout)[-1]
-    assert isinstance(last, ErrorEvent) and last.service == "llm" and last.retryable
-    assert "overloaded" in last.message and "overloaded" in result.stderr
+    assert isinstance(last, ErrorEvent)
+    assert last.service == "llm"
+    assert last.retryable
+    assert "overloaded" in last.message
+    assert "overloaded" in result.stderr
 
 
 def test_ask_about_a_file_uses_the_file_template(world: World, tmp_path: Path) -> None:
@@ -187,13 +200,14 @@ def test_ask_about_a_file_uses_the_file_template(world: World, tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     events = events_of(result.stdout)
     meta = events[0]
-    assert isinstance(meta, MetaEvent) and meta.template == "file"
+    assert isinstance(meta, MetaEvent)
+    assert meta.template == "file"
     (sources,) = [e for e in events if isinstance(e, SourcesEvent)]
     assert [s.url for s in sources.sources] == [notes.resolve().as_uri()]
     prompt = world.llm.requests[-1].body["messages"][0]["content"]
     assert prompt == (
         "[file name]: notes.md\n[file content begin]\n# Launch notes\n\n"
-        "The launch moved to March 3.\n\n[file content end]\nWhen is the launch?"
+        "The launch moved to March 3.\n[file content end]\nWhen is the launch?"
     )
 
 
@@ -209,7 +223,8 @@ def test_extract_prints_main_text_uncapped_and_meta_on_request(world: World) -> 
     blocked = world.run(
         "extract", world.page("english"), env=world.env(SEARCHQA_FETCH__ALLOW_HOSTS="")
     )
-    assert blocked.returncode == 2 and "127.0.0.1" in blocked.stderr
+    assert blocked.returncode == 2
+    assert "127.0.0.1" in blocked.stderr
     missing = world.run("extract", f"{world.web.url}/status/404")
     assert missing.returncode == 3
 
@@ -225,7 +240,8 @@ def test_extract_a_local_file(world: World, tmp_path: Path) -> None:
     result = world.run("extract", "--meta", str(page))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Title: Local page\n")
-    assert "Paragraph 5 explains" in result.stdout and "Home | About" not in result.stdout
+    assert "Paragraph 5 explains" in result.stdout
+    assert "Home | About" not in result.stdout
     assert world.run("extract", str(tmp_path / "nope.html")).returncode == 2
 
 
@@ -233,4 +249,5 @@ def test_json_lines_are_flat_objects(world: World) -> None:
     result = world.run("ask", "--json", "How do community gardens cool cities?")
     for line in result.stdout.splitlines():
         obj = json.loads(line)
-        assert isinstance(obj, dict) and isinstance(obj["type"], str)
+        assert isinstance(obj, dict)
+        assert isinstance(obj["type"], str)
