@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from charset_normalizer import from_bytes
-
 from searchqa.errors import InvalidRequestError
+from searchqa.net.body import decode_text
 from searchqa.steps.extract import extract_main_text
 
 MAX_FILE_BYTES = 10_000_000
@@ -28,21 +27,13 @@ class LocalDocument:
     content_type: str
 
 
-def decode_text(raw: bytes, *, name: str) -> str:
-    """UTF-8 when it is, else the best charset_normalizer guess; binary files are refused."""
+def _decode(raw: bytes, *, name: str, html: bool) -> str:
+    """Text by the fetcher's charset rule; binary files are refused."""
     if b"\x00" in raw[:8192]:
         raise InvalidRequestError(
             f"{name} is not a text file", code="unsupported_type", http_status=415
         )
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        best = from_bytes(raw).best()
-        if best is None:
-            raise InvalidRequestError(
-                f"{name}: cannot tell its text encoding", code="unsupported_type", http_status=415
-            ) from None
-        return str(best)
+    return decode_text(raw, None, html=html)
 
 
 def read_local_document(path: Path, *, extract: bool = True) -> LocalDocument:
@@ -59,7 +50,7 @@ def read_local_document(path: Path, *, extract: bool = True) -> LocalDocument:
     except OSError as exc:
         raise InvalidRequestError(f"cannot read {path}: {exc.strerror}", code="bad_file") from exc
     content_type = _TYPES.get(path.suffix.lower(), "text/plain")
-    text = decode_text(raw, name=path.name)
+    text = _decode(raw, name=path.name, html=content_type == "text/html")
     url = path.resolve().as_uri()
     if extract and content_type == "text/html":
         extracted = extract_main_text(text, url, content_type)

@@ -171,8 +171,9 @@ class _Indexer:
         if content_hash == known_hash:
             self._count("unchanged", url)
             return
-        text = await asyncio.to_thread(decode_bytes, raw)
-        if path.suffix.lower() in HTML_SUFFIXES:
+        html = path.suffix.lower() in HTML_SUFFIXES
+        text = await asyncio.to_thread(partial(decode_bytes, raw, html=html))
+        if html:
             fetched = FetchedPage(url=url, requested_url=url, text=text, content_type="text/html")
             extracted = await self._extractor.extract(fetched, fallback_title=path.name)
             if extracted is None:

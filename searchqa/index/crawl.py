@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 from searchqa.documents import FetchedPage
-from searchqa.index.sitemap import XmlFetcher, parse_sitemap
+from searchqa.index.sitemap import SITEMAP_ACCEPT, XML_CONTENT_TYPES, parse_sitemap
 from searchqa.settings import FetchSettings
 from searchqa.steps.fetch import PageFetcher, PageFetchError
 
@@ -33,7 +33,6 @@ GONE_STATUSES = frozenset({404, 410})
 
 _COMPATIBLE_TOKEN = re.compile(r"compatible;\s*([\w.-]+)")
 _LEADING_TOKEN = re.compile(r"^\s*([\w.-]+)")
-_HTTP_STATUS = re.compile(r"\bHTTP (\d{3})\b")
 _UNREACHABLE = frozenset({"timeout", "connect"})
 
 
@@ -69,7 +68,7 @@ class SiteCrawler:
 
     def __init__(self, settings: FetchSettings, *, delay_s: float | None = None) -> None:
         self._pages = PageFetcher(settings)
-        self._xml = XmlFetcher(settings)
+        self._xml = PageFetcher(settings, content_types=XML_CONTENT_TYPES, accept=SITEMAP_ACCEPT)
         self._agent = robots_agent(settings.user_agent)
         self._delay_s = CRAWL_DELAY_S if delay_s is None else delay_s
         self._robots: dict[str, asyncio.Task[RobotFileParser]] = {}
@@ -145,7 +144,7 @@ class SiteCrawler:
             try:
                 page = await (self._xml if xml else self._pages).fetch(url)
             except PageFetchError as exc:
-                status = _status_of(exc)
+                status = exc.status
                 reason = exc.reason if status is None else f"{exc.reason} {status}"
                 return PageOutcome(None, reason, gone=status in GONE_STATUSES)
             finally:
@@ -180,14 +179,3 @@ class SiteCrawler:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-
-
-def _status_of(exc: PageFetchError) -> int | None:
-    """The HTTP status behind an ``http_status`` failure (the fetcher puts it in the message)."""
-    if exc.reason != "http_status":
-        return None
-    status = getattr(exc, "status", None)
-    if isinstance(status, int):
-        return status
-    found = _HTTP_STATUS.search(exc.message)
-    return int(found.group(1)) if found else None

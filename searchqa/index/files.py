@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from charset_normalizer import from_bytes
+from searchqa.net.body import decode_text
 
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 PLAIN_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".rst"})
@@ -92,13 +92,9 @@ def discover_files(folder: Path) -> list[Path]:
     return found
 
 
-def decode_bytes(raw: bytes) -> str:
-    """UTF-8 (with or without BOM) first, then charset detection, then UTF-8 with replacement."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        best = from_bytes(raw).best()
-        return str(best) if best is not None else raw.decode("utf-8", errors="replace")
+def decode_bytes(raw: bytes, *, html: bool = False) -> str:
+    """The fetcher's charset rule: BOM, UTF-8, a meta charset (HTML), then detection."""
+    return decode_text(raw, None, html=html)
 
 
 def parse_plain_document(text: str, name: str) -> PlainDocument:

@@ -38,19 +38,31 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 class PageFetchError(Exception):
     """A page could not be fetched; ``reason`` is a short stable string for counting."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.status = status
+        """The HTTP status behind an ``http_status`` failure."""
 
 
 class PageFetcher:
     """Fetches one outside URL at a time through the guard, within the caps of FetchSettings."""
 
-    def __init__(self, settings: FetchSettings, *, guard: AddressGuard | None = None) -> None:
+    def __init__(
+        self,
+        settings: FetchSettings,
+        *,
+        guard: AddressGuard | None = None,
+        content_types: frozenset[str] = PAGE_CONTENT_TYPES,
+        accept: str | None = None,
+    ) -> None:
+        """``content_types`` are the media types read; others fail without reading the body."""
         self._settings = settings
         self._guard = guard if guard is not None else AddressGuard(settings.allow_hosts)
         self._client = guarded_client(settings, self._guard)
+        self._content_types = content_types
+        self._headers = {"Accept": accept} if accept else None
 
     async def fetch(self, url: str) -> FetchedPage:
         """Fetch ``url`` (following redirects) or raise PageFetchError."""
@@ -74,7 +86,7 @@ class PageFetcher:
         looped = False
         for _hop in range(self._settings.max_redirects + 1):
             self._guard.check_url(current)
-            request = self._client.build_request("GET", current)
+            request = self._client.build_request("GET", current, headers=self._headers)
             response = await self._client.send(request, stream=True)
             try:
                 location = response.headers.get("location")
@@ -93,10 +105,13 @@ class PageFetcher:
     async def _read(self, requested_url: str, response: httpx.Response) -> FetchedPage:
         final_url = str(response.url)
         if not response.is_success:
-            raise PageFetchError("http_status", f"{final_url}: HTTP {response.status_code}")
+            raise PageFetchError(
+                "http_status", f"{final_url}: HTTP {response.status_code}",
+                status=response.status_code,
+            )  # fmt: skip
         media_type, _, params = response.headers.get("content-type", "").partition(";")
         media_type = media_type.strip().lower()
-        if media_type not in PAGE_CONTENT_TYPES:
+        if media_type not in self._content_types:
             shown = media_type or "no content type"
             raise PageFetchError("content_type", f"{final_url}: {shown} is not a page")
         try:
