@@ -251,3 +251,32 @@ def test_json_lines_are_flat_objects(world: World) -> None:
         obj = json.loads(line)
         assert isinstance(obj, dict)
         assert isinstance(obj["type"], str)
+
+
+def test_index_then_ask_the_local_engine(world: World, tmp_path: Path) -> None:
+    docs = tmp_path / "handbook"
+    docs.mkdir()
+    (docs / "leave.md").write_text("# Leave policy\n\nStaff get 30 days of paid leave.\n")
+    (docs / "天气.md").write_text("# 北京天气\n\n北京今天天气晴朗，气温二十度。\n")
+    env = world.env(
+        SEARCHQA_SEARCH__ENGINES="local", SEARCHQA_INDEX__PATH=str(tmp_path / "index.db")
+    )
+    indexed = world.run("index", str(docs), env=env)
+    assert indexed.returncode == 0, indexed.stderr
+    assert indexed.stdout.startswith("2 added, 0 updated, 0 unchanged, 0 removed, 0 failed")
+
+    asked = world.run("ask", "--json", "How many days of paid leave?", env=env)
+    (sources,) = [e for e in events_of(asked.stdout) if isinstance(e, SourcesEvent)]
+    assert [s.url for s in sources.sources] == [(docs / "leave.md").as_uri()]
+    prompt = world.llm.requests[-1].body["messages"][0]["content"]
+    assert "Staff get 30 days of paid leave." in prompt
+
+    zh = world.run("prompt", "北京天气怎么样", env=env)
+    assert "北京今天天气晴朗" in zh.stdout
+
+    (docs / "leave.md").unlink()
+    again = world.run("index", str(docs), env=env)
+    assert again.stdout.startswith("0 added, 0 updated, 1 unchanged, 1 removed, 0 failed")
+    missing = world.run("index", str(tmp_path / "nowhere"), env=env)
+    assert missing.returncode == 1
+    assert "failed" in missing.stdout
