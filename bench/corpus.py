@@ -332,7 +332,9 @@ def _english_inventions(rng: random.Random, count: int) -> list[str]:
     while len(found) < count:
         syllables = rng.choices((1, 2, 3), weights=(20, 55, 25))[0]
         word = "".join(
-            rng.choice(onsets) + rng.choice(vowels) + (rng.choice(codas) if rng.random() < 0.5 else "")
+            rng.choice(onsets)
+            + rng.choice(vowels)
+            + (rng.choice(codas) if rng.random() < 0.5 else "")
             for _ in range(syllables)
         )
         if word not in taken:

@@ -4,7 +4,8 @@ Pages are generated from a seed: realistic article markup (head metadata, JSON-L
 the article, related links, comments, footer, inline scripts) of a chosen size, with words
 taken from the fixture pages in ``tests/fakes/pages``. Each page answers after a latency drawn
 from a lognormal distribution; a share of them never answers. The same process can also serve a
-fake SearXNG (under ``/searx``) and a fake SGLang (under ``/llm/v1``), so the process under
+fake SearXNG (under ``/searx``, listing the pages ``WorldConfig.answers`` names for each
+question) and a fake SGLang (under ``/llm/v1``), so the process under
 measurement runs only searchqa: no server shares its event loop or its GIL.
 
 Also here: the percentile and table helpers the benchmarks report with.
@@ -124,8 +125,8 @@ def _card(rng: random.Random, language: str) -> str:
         f'{html.escape(_sentence(rng, language, 1, 2))}</span></div><h4 class="card__title">'
         f'<a href="{link}">{html.escape(_sentence(rng, language, 4, 9))}</a></h4>'
         f'<p class="card__summary">{html.escape(_sentence(rng, language, 8, 16))}</p>'
-        f'<div class="card__meta"><span class="author">{html.escape(_sentence(rng, language, 2, 3))}'
-        f"</span></div></div></div>"
+        f'<div class="card__meta"><span class="author">'
+        f"{html.escape(_sentence(rng, language, 2, 3))}</span></div></div></div>"
     )
 
 
@@ -189,7 +190,8 @@ class WorldConfig:
     """What the simulated-web process serves."""
 
     pages: list[SimPage] = field(default_factory=list)
-    search: FakeSearxng | None = None
+    answers: dict[str, list[str]] = field(default_factory=dict)
+    """Question -> paths of the pages the fake SearXNG lists for it, best first."""
     llm: FakeSGLang | None = None
 
 
@@ -220,7 +222,7 @@ def search_results(urls: Sequence[str], *, seed: int) -> list[dict[str, Any]]:
     ]
 
 
-def _world_app(config: WorldConfig) -> web.Application:
+def _world_app(config: WorldConfig, search: FakeSearxng) -> web.Application:
     bodies: dict[str, tuple[bytes, bytes]] = {}
     for page in config.pages:
         raw = article_html(page).encode()
@@ -241,19 +243,23 @@ def _world_app(config: WorldConfig) -> web.Application:
     app = web.Application()
     for prefix in sorted({page.path.rsplit("/", 1)[0] for page in config.pages}):
         app.router.add_get(prefix + "/{number}", serve_page)
-    if config.search is not None:
-        app.add_subapp("/searx", config.search.app())
+    app.add_subapp("/searx", search.app())
     if config.llm is not None:
         app.add_subapp("/llm", config.llm.app())
     return app
 
 
 async def _serve(config: WorldConfig, connection: Connection) -> None:
-    runner = web.AppRunner(_world_app(config), handle_signals=False, access_log=None)
+    search = FakeSearxng()
+    runner = web.AppRunner(_world_app(config, search), handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
     await site.start()
-    connection.send(runner.addresses[0][1])
+    port = runner.addresses[0][1]
+    for number, (question, paths) in enumerate(config.answers.items()):
+        urls = [f"http://127.0.0.1:{port}{path}" for path in paths]
+        search.by_query[question] = search_results(urls, seed=number)
+    connection.send(port)
     await asyncio.sleep(HANG_S)  # until the parent terminates this process
 
 

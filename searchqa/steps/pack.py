@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from searchqa.documents import Page
 from searchqa.errors import InvalidRequestError
 from searchqa.settings import PackSettings
-from searchqa.tokens import EstimatedTokenCounter, TokenCounter
+from searchqa.steps.passages import Passage, join_passages, rank_passages, split_passages
+from searchqa.tokens import TokenCounter
 
 SAFETY_TOKENS = 64
 """Kept free in every context: the chat template's own tokens and rounding."""
@@ -20,17 +20,12 @@ TOKENIZER_DRIFT = 0.05
 spends a few percent more tokens than DeepSeek's on the same text."""
 MIN_OUTPUT_TOKENS = 256
 """Below this the model cannot even finish thinking: the request is refused instead."""
-PASSAGE_TOKENS = 200
-"""Paragraphs longer than this (estimated) are ranked in pieces: lines, sentences, clauses."""
-LEDE_BONUS = 1.0
-"""Added to the first passage's BM25 score: a page's opening usually frames the rest."""
 MIN_SPILL_TOKENS = 48
 """Leftover worth filling with the start of the best passage that did not fit whole (a page
 that kept no whole passage always gets that start)."""
 SEPARATOR_TOKENS = 1
 """What the blank line between two passages costs."""
 
-_estimator = EstimatedTokenCounter()
 
 _OPEN, _CLOSE, _INSIDE = "[\\[［【〔]", "[\\]］】〕]", "[^\\]］】〕\\n]"
 _MARKER = re.compile(
@@ -137,14 +132,14 @@ def pack_context(
     # Exact counts only for pages that may fit whole; the others get passages picked anyway.
     first = _shares(estimates, budget)
     exact = [
-        counter.count(_join(passages)) if estimate <= 1.25 * share else None
+        counter.count(join_passages(passages)) if estimate <= 1.25 * share else None
         for (_, passages), estimate, share in zip(prepared, estimates, first, strict=True)
     ]
     needs = [e if e is not None else est for e, est in zip(exact, estimates, strict=True)]
     packed = []
     for (page, passages), count, share in zip(prepared, exact, _shares(needs, budget), strict=True):
         if count is not None and count <= share:
-            text = _join(passages)
+            text = join_passages(passages)
         else:
             text = _select(passages, question, share, counter) if share > 0 else ""
         if text:
@@ -200,7 +195,9 @@ def _select(passages: list[Passage], question: str, share: int, counter: TokenCo
     room = share - used - SEPARATOR_TOKENS
     if spill is not None and (room >= MIN_SPILL_TOKENS or not chosen):
         chosen[spill] = _clean_cut(counter.truncate(passages[spill].text, room))
-    return _join(passages, {index: chosen[index] for index in sorted(chosen) if chosen[index]})
+    return join_passages(
+        passages, {index: chosen[index] for index in sorted(chosen) if chosen[index]}
+    )
 
 
 _SENTENCE_END = re.compile(r"[.!?;](?=\s|$)|[。！？；]")
@@ -212,141 +209,3 @@ def _clean_cut(prefix: str) -> str:
     ends = [match.end() for match in _SENTENCE_END.finditer(prefix, len(prefix) // 2)]
     space = prefix.rfind(" ", len(prefix) // 2)
     return prefix[: ends[-1]] if ends else prefix[:space] if space > 0 else prefix
-
-
-@dataclass(frozen=True, slots=True)
-class Passage:
-    """A paragraph, or a piece of a long one: what is ranked, then kept or left out."""
-
-    text: str
-    joiner: str
-    """What separated it from the passage before it on the page."""
-    estimate: int
-
-
-def _join(passages: Sequence[Passage], texts: dict[int, str] | None = None) -> str:
-    """Passages (all, or those in ``texts`` with their kept text) joined as on the page."""
-    indexes = range(len(passages)) if texts is None else texts
-    parts: list[str] = []
-    previous = -2
-    for index in indexes:
-        if parts:
-            parts.append(passages[index].joiner if index == previous + 1 else "\n\n")
-        parts.append(passages[index].text if texts is None else texts[index])
-        previous = index
-    return "".join(parts)
-
-
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
-_PIECE_BREAKS = (
-    re.compile(r"\n+"),
-    re.compile(r"(?<=[.!?;:])\s+|(?<=[。！？；：])\s*"),
-    re.compile(r"\s+|(?<=[，、,])"),
-)
-
-
-def split_passages(text: str) -> list[Passage]:
-    """Paragraphs in page order, long ones cut into pieces, repeated ones dropped."""
-    passages: list[Passage] = []
-    seen: set[str] = set()
-    for paragraph in _PARAGRAPH_BREAK.split(text):
-        paragraph = paragraph.strip()
-        if paragraph and paragraph not in seen:
-            seen.add(paragraph)
-            pieces = _pieces(paragraph, 0)
-            passages.append(Passage(pieces[0][1], "\n\n", pieces[0][2]))
-            passages.extend(Passage(piece, joiner, tokens) for joiner, piece, tokens in pieces[1:])
-    return passages
-
-
-def _pieces(text: str, level: int) -> list[tuple[str, str, int]]:
-    """(separator before, piece, estimate): pieces of at most PASSAGE_TOKENS, merged greedily."""
-    estimate = _estimator.count(text)
-    if estimate <= PASSAGE_TOKENS:
-        return [("", text, estimate)]
-    if level == len(_PIECE_BREAKS):  # no separator left: cut by characters
-        size = max(1, len(text) * PASSAGE_TOKENS // estimate)
-        chunks = [text[start : start + size] for start in range(0, len(text), size)]
-        return [("", chunk, _estimator.count(chunk)) for chunk in chunks]
-    parts: list[tuple[str, str, int]] = []
-    separator, start = "", 0
-    for match in [*_PIECE_BREAKS[level].finditer(text), None]:
-        end = len(text) if match is None else match.start()
-        if end > start:
-            (_, first, tokens), *rest = _pieces(text[start:end], level + 1)
-            parts += [(separator, first, tokens), *rest]
-            separator = ""
-        if match is not None:
-            separator += match.group()
-            start = match.end()
-    merged = parts[:1]
-    for joiner, piece, tokens in parts[1:]:
-        if merged[-1][2] + tokens <= PASSAGE_TOKENS:
-            merged[-1] = (merged[-1][0], merged[-1][1] + joiner + piece, merged[-1][2] + tokens)
-        else:
-            merged.append((joiner, piece, tokens))
-    return merged
-
-
-_STOPWORD_LIST = (
-    "a an and are as at be been but by can could did do does for from had has have how i if in "
-    "into is it its me my no not of on or our so than that the their them then there these they "
-    "this to was we were what when where which who whom whose why will with would you your "
-    "about after before between during many much more most some any all also just"
-)
-_CJK_STOP_LIST = (
-    "什么 怎么 如何 为什 为何 哪些 哪个 哪里 多少 是否 可以 是什 么是 有哪 有什 请问 的是"
-)
-_STOPWORDS = frozenset(_STOPWORD_LIST.split())
-_CJK_STOP = frozenset(_CJK_STOP_LIST.split() + list("的了是在吗呢和与及或有"))
-_CJK_RUN = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
-_WORD = re.compile(r"[^\W_]+")
-_SUFFIXES = ("ing", "ies", "ed", "es", "s", "ly")
-
-
-def question_terms(question: str) -> tuple[list[str], list[str]]:
-    """(word stems, CJK character bigrams) of the question, stopwords left out."""
-    lowered = question.lower()
-    grams = {
-        gram
-        for run in _CJK_RUN.findall(lowered)
-        for gram in ([run[i : i + 2] for i in range(len(run) - 1)] or [run])
-        if gram not in _CJK_STOP
-    }
-    stems = set()
-    for word in _WORD.findall(_CJK_RUN.sub(" ", lowered)):
-        if word not in _STOPWORDS and (len(word) > 1 or word.isdigit()):
-            suffix = next((s for s in _SUFFIXES if word.endswith(s) and len(word) > len(s) + 2), "")
-            stems.add(word.removesuffix(suffix) if suffix else word)
-    return sorted(stems, key=len, reverse=True), sorted(grams)
-
-
-def rank_passages(passages: Sequence[Passage], question: str) -> list[int]:
-    """Passage indexes, most relevant first: BM25 over the page's passages, ties in page order.
-
-    Words match by stem prefix ("reopened" finds "reopens"); CJK text, which has no spaces,
-    matches by character bigrams. The first passage gets ``LEDE_BONUS``.
-    """
-    stems, grams = question_terms(question)
-    words = re.compile(rf"\b({'|'.join(map(re.escape, stems))})\w*")
-    frequencies = []
-    for passage in passages:
-        text = passage.text.lower()
-        found = Counter(words.findall(text) if any(s in text for s in stems) else ())
-        found.update({gram: n for gram in grams if (n := text.count(gram))})
-        frequencies.append(found)
-    count = len(passages)
-    documents = Counter(term for found in frequencies for term in found)
-    idf = {term: math.log(1 + (count - df + 0.5) / (df + 0.5)) for term, df in documents.items()}
-    average = max(1.0, sum(p.estimate for p in passages) / max(count, 1))
-    k1, b = 1.2, 0.75
-    scores = [
-        sum(
-            idf[term] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * passage.estimate / average))
-            for term, tf in found.items()
-        )
-        for passage, found in zip(passages, frequencies, strict=True)
-    ]
-    if scores:
-        scores[0] += LEDE_BONUS
-    return sorted(range(count), key=lambda index: (-scores[index], index))
