@@ -60,7 +60,10 @@ soup salad sandwich pizza pasta dumpling sushi curry spice vitamin diet allergy 
 surgery therapy insurance pension retirement population migration culture religion philosophy
 mathematics geometry equation theorem statistics probability survey experiment hypothesis
 """
-_EN_ONSETS = "b bl br c ch cl cr d dr f fl fr g gl gr h j k l m n p pl pr r s sc sh sk sl sm sp st t th tr v w z"  # noqa: E501
+_EN_ONSETS = (
+    "b bl br c ch cl cr d dr f fl fr g gl gr h j k l m n p pl pr r s sc sh sk sl sm sp st t th"
+)
+_EN_ONSETS += " tr v w z"
 _EN_VOWELS = "a e i o u ai ea ee io oa ou"
 _EN_CODAS = " b d g k l m n p r s t nd nt rk st ng ck ll"
 
@@ -134,8 +137,11 @@ class CorpusDocument:
 
 @dataclass(frozen=True, slots=True)
 class CorpusQuery:
+    """A question and the document it was drawn from (``CorpusDocument.name``)."""
+
     text: str
     language: Language
+    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,9 +200,9 @@ class CorpusGenerator:
             pool = by_language[language] or documents
             doc = rng.choice(pool)
             if doc.language == "zh":
-                queries.append(CorpusQuery(self._chinese_query(rng, doc.topic), "zh"))
+                queries.append(CorpusQuery(self._chinese_query(rng, doc.topic), "zh", doc.name))
             else:
-                queries.append(CorpusQuery(self._english_query(rng, doc.topic), "en"))
+                queries.append(CorpusQuery(self._english_query(rng, doc.topic), "en", doc.name))
         return queries
 
     # Text
@@ -270,7 +276,7 @@ class CorpusGenerator:
     def _english_query(self, rng: random.Random, topic: tuple[str, ...]) -> str:
         count = rng.choices((1, 2, 3, 4, 5), weights=(25, 35, 22, 12, 6))[0]
         terms = rng.sample(topic, min(count, len(topic)))
-        if rng.random() < 0.25:
+        if len(terms) > 1 and rng.random() < 0.25:  # keep at least one word of the topic
             terms[-1:] = self._content_words(rng, self._en, 1)
         if rng.random() < 0.3:
             frame = rng.choice(_EN_QUESTION_FRAMES)

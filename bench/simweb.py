@@ -1,12 +1,12 @@
 """A simulated web for the benchmarks: article pages with heavy-tailed latency, in its own process.
 
 Pages are generated from a seed: realistic article markup (head metadata, JSON-LD, navigation,
-the article, related links, comments, footer, inline scripts) of a chosen size, with words
-taken from the fixture pages in ``tests/fakes/pages``. Each page answers after a latency drawn
-from a lognormal distribution; a share of them never answers. The same process can also serve a
-fake SearXNG (under ``/searx``, listing the pages ``WorldConfig.answers`` names for each
-question) and a fake SGLang (under ``/llm/v1``), so the process under
-measurement runs only searchqa: no server shares its event loop or its GIL.
+the article, teaser cards, footer, inline script state) of a chosen size, with words taken from
+the fixture pages in ``tests/fakes/pages``, served gzipped when asked. Each page answers after a
+latency drawn from a lognormal distribution; a share of them never answers. The same process
+serves a fake SearXNG (under ``/searx``, listing the pages ``WorldConfig.answers`` names for each
+question) and optionally a fake SGLang (under ``/llm/v1``), so the process under measurement runs
+only searchqa: no server shares its event loop or its GIL.
 
 Also here: the percentile and table helpers the benchmarks report with.
 """
@@ -18,10 +18,12 @@ import functools
 import gzip
 import html
 import json
+import logging
 import math
 import multiprocessing
 import random
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from searchqa.settings import FetchSettings, LLMSettings, SearchSettings, Settings
 from tests.fakes.searxng import FakeSearxng, searx_result
 from tests.fakes.sglang import FakeSGLang
 from tests.fakes.web import PAGES_DIR
@@ -222,6 +225,41 @@ def search_results(urls: Sequence[str], *, seed: int) -> list[dict[str, Any]]:
     ]
 
 
+TOPICS = (
+    "How do community gardens cool city blocks",
+    "What does stale-while-revalidate do in Cache-Control",
+    "Why did tourism grow after the high-speed rail opened",
+    "Which street trees survive a dry summer",
+    "How much does a low-cost temperature logger cost",
+)
+
+
+def assign_pages(pages: Sequence[SimPage], per_question: int) -> dict[str, list[str]]:
+    """Distinct questions, each answered by the next ``per_question`` pages (by path)."""
+    count = len(pages) // per_question
+    return {
+        f"{TOPICS[n % len(TOPICS)]}? (case {n})": [
+            page.path for page in pages[n * per_question : (n + 1) * per_question]
+        ]
+        for n in range(count)
+    }
+
+
+def pipeline_settings(
+    world: World, *, max_results: int, deadline_s: float, page_timeout_s: float = 4.0
+) -> Settings:
+    """Settings that point searchqa at ``world``: its SearXNG, its pages, its SGLang."""
+    return Settings(
+        llm=LLMSettings(base_url=world.llm_base_url),
+        search=SearchSettings(
+            engines=["searxng"], searxng_url=world.searxng_url, max_results=max_results
+        ),
+        fetch=FetchSettings(
+            allow_hosts=["127.0.0.1"], deadline_s=deadline_s, page_timeout_s=page_timeout_s
+        ),
+    )
+
+
 def _world_app(config: WorldConfig, search: FakeSearxng) -> web.Application:
     bodies: dict[str, tuple[bytes, bytes]] = {}
     for page in config.pages:
@@ -264,6 +302,8 @@ async def _serve(config: WorldConfig, connection: Connection) -> None:
 
 
 def _serve_world(config: WorldConfig, connection: Connection) -> None:
+    # Clients that hang up mid-stream are part of the script, not errors worth a traceback.
+    logging.getLogger("aiohttp").setLevel(logging.CRITICAL)
     asyncio.run(_serve(config, connection))
 
 
@@ -275,8 +315,10 @@ def run_world(config: WorldConfig, *, start_timeout_s: float = 60) -> Iterator[W
     process = context.Process(target=_serve_world, args=(config, sender), daemon=True)
     process.start()
     try:
-        if not receiver.poll(start_timeout_s):
-            raise RuntimeError("the simulated web did not start")
+        started = time.monotonic()
+        while not receiver.poll(0.05):
+            if not process.is_alive() or time.monotonic() - started > start_timeout_s:
+                raise RuntimeError(f"the simulated web did not start (exit {process.exitcode})")
         yield World(f"http://127.0.0.1:{receiver.recv()}")
     finally:
         process.terminate()

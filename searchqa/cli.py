@@ -1,4 +1,4 @@
-"""The ``searchqa`` command line: ask, prompt, extract."""
+"""The ``searchqa`` command line: ask, prompt, index, extract, serve."""
 
 from __future__ import annotations
 
@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     index.add_argument("sources", nargs="+", metavar="PATH|URL|SITEMAP")
     index.add_argument("--quiet", action="store_true", help="print only the summary")
+
+    serve = commands.add_parser("serve", help="run the HTTP API (answers, SSE, OpenAI-compatible)")
+    serve.add_argument("--host", help="address to listen on (default: SEARCHQA_SERVER__HOST)")
+    serve.add_argument("--port", type=int, help="port (default: SEARCHQA_SERVER__PORT)")
+    serve.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes; more than one needs Redis"
+    )
 
     extract = commands.add_parser("extract", help="print a page's extracted main text")
     extract.add_argument("target", metavar="URL|FILE", help="a web page or a local file")
@@ -90,6 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(commands.prompt(args, _read_question(args.question)))
         if args.command == "index":
             return asyncio.run(commands.index(args))
+        if args.command == "serve":
+            from searchqa.api.serve import serve
+            from searchqa.settings import Settings
+
+            return serve(Settings(), host=args.host, port=args.port, workers=args.workers)
         return asyncio.run(commands.extract(args))
     except KeyboardInterrupt:
         return 130

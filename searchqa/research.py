@@ -146,9 +146,36 @@ async def research(
         flags.append("snippets_only")
 
     yield StatusEvent(stage="read", done=len(pages), total=len(hits))
-    overhead = pipeline.counter.count(
+    # Token counting and ranking take tens of milliseconds of CPU: keep them off the loop.
+    prepared = await asyncio.to_thread(
+        _pack_prompt,
+        question,
+        pages,
+        language=language,
+        cur_date=cur_date,
+        model=model,
+        pipeline=pipeline,
+    )
+    prepared.flags, prepared.search_ms, prepared.fetch_ms = flags, search_ms, fetch_ms
+    yield SourcesEvent(sources=prepared.sources)
+    yield prepared
+
+
+def _pack_prompt(
+    question: str,
+    pages: list[Page],
+    *,
+    language: Language,
+    cur_date: str,
+    model: ModelInfo,
+    pipeline: Pipeline,
+) -> PreparedPrompt:
+    """Budget the context, pack the pages and fill the template."""
+    settings = pipeline.settings
+    counter = pipeline.counter
+    overhead = counter.count(
         build_search_prompt(question=question, pages=[], cur_date=cur_date, language=language)
-    ) + sum(pipeline.counter.count(f"[webpage {i} begin]\nTitle: {p.title}\nURL: {p.url}\n")
+    ) + sum(counter.count(f"[webpage {i} begin]\nTitle: {p.title}\nURL: {p.url}\n")
             for i, p in enumerate(pages, start=1))  # fmt: skip
     budget = plan_budget(
         context_length=model.context_length,
@@ -157,18 +184,13 @@ async def research(
         max_tokens=output_cap(settings.llm.max_tokens, model),
         settings=settings.pack,
     )
-    packed = pack_context(pages, question=question, budget=budget, counter=pipeline.counter)
-    sources = [_to_source(index, page) for index, page in enumerate(packed, start=1)]
-    yield SourcesEvent(sources=sources)
-    yield PreparedPrompt(
+    packed = pack_context(pages, question=question, budget=budget, counter=counter)
+    return PreparedPrompt(
         prompt=build_search_prompt(
             question=question, pages=packed, cur_date=cur_date, language=language
         ),
-        sources=sources,
+        sources=[_to_source(index, page) for index, page in enumerate(packed, start=1)],
         max_tokens=budget.max_tokens,
-        flags=flags,
-        search_ms=search_ms,
-        fetch_ms=fetch_ms,
     )
 
 

@@ -133,6 +133,53 @@ class PromptSettings(BaseModel):
     )
 
 
+class ServerSettings(BaseModel):
+    """The HTTP service (``searchqa serve``)."""
+
+    host: str = Field(default="127.0.0.1", description="Address to listen on")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port to listen on")
+    workers: int = Field(
+        default=1, ge=1, le=64, description="Worker processes; more than one needs Redis"
+    )
+    grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Generation goes on this long after the last client of an answer leaves",
+    )
+    keepalive_s: float = Field(
+        default=15.0, gt=0, description="Idle seconds before an SSE keep-alive comment"
+    )
+    shutdown_grace_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="On shutdown, time running answers get to finish before they end",
+    )
+    max_upload_bytes: int = Field(
+        default=10_000_000, gt=0, description="Largest file for POST /v1/files/answer"
+    )
+    answer_cache_ttl_s: float = Field(
+        default=3600.0, ge=0, description="How long a finished answer is replayed; 0 = never"
+    )
+
+
+class RedisSettings(BaseModel):
+    """Shared state for the HTTP service: caches, rate limits, resumable streams."""
+
+    url: str | None = Field(
+        default=None, description="redis:// URL; unset = in-process state (one worker only)"
+    )
+    prefix: str = Field(default="searchqa:", description="Prefix of every Redis key")
+    stream_ttl_s: float = Field(
+        default=3600.0, gt=0, description="How long answer streams stay resumable after a write"
+    )
+    op_timeout_s: float = Field(
+        default=0.5, gt=0, description="Connect and per-command timeout before Redis counts as down"
+    )
+    fail_closed: bool = Field(
+        default=False, description="Rate limiter denies requests while Redis is down"
+    )
+
+
 class Settings(BaseSettings):
     """Every option searchqa reads, from the environment (or a .env file)."""
 
@@ -149,3 +196,5 @@ class Settings(BaseSettings):
     pack: PackSettings = Field(default_factory=PackSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     prompt: PromptSettings = Field(default_factory=PromptSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)

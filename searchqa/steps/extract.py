@@ -8,8 +8,10 @@ ranks them one by one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
+import os
 import re
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -24,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 PLAIN_TEXT_TYPES = frozenset({"text/plain", "text/markdown", "text/x-markdown"})
 MIN_TEXT_CHARS = 20
+WORKER_NICENESS = 10
+"""How much lower the extraction workers run than the event loop's process."""
 """Shorter results ("Loading...", "Enable JavaScript") are not worth a source slot."""
 THIN_TEXT_CHARS = 250
 """Main text shorter than this is followed by the comments (a question and its answers)."""
@@ -236,7 +240,11 @@ class PageExtractor:
             raise RuntimeError("PageExtractor is closed")
         if self._pool is None:
             context = multiprocessing.get_context(_start_method())
-            self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=context,
+                initializer=_lower_priority,
+            )
         return self._pool
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
@@ -273,3 +281,9 @@ class PageExtractor:
         traceback: TracebackType | None,
     ) -> None:
         await asyncio.to_thread(self.close)
+
+
+def _lower_priority() -> None:
+    """Workers yield the CPU to the event loop, which must keep streaming to clients."""
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)

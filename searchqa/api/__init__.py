@@ -1,0 +1,1 @@
+"""The HTTP service: Litestar app, answer routes, SSE, OpenAI-compatible facade."""

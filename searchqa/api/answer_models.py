@@ -1,0 +1,137 @@
+"""Wire models of the answer API: the request body, the file form, and the answer document.
+
+The document is folded from the answer's event stream (JSON mode, ``GET /v1/answers/{id}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from litestar.datastructures import UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from searchqa.api.requests import MAX_HISTORY_TURNS, AnswerRequest, Turn
+from searchqa.events import (
+    AnswerEvent,
+    CitationEvent,
+    DoneEvent,
+    ErrorEvent,
+    MetaEvent,
+    ReasoningEvent,
+    Source,
+    SourcesEvent,
+    Timings,
+    Usage,
+    parse_event,
+)
+
+
+class TurnBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class AnswerBody(BaseModel):
+    """A question and its options; unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=2000, description="The question")
+    engines: list[str] | None = Field(
+        default=None, min_length=1, description="Search engines in order (configured ones)"
+    )
+    max_sources: int | None = Field(default=None, ge=1, le=20, description="Pages to read")
+    history: list[TurnBody] = Field(
+        default_factory=list, max_length=MAX_HISTORY_TURNS, description="Earlier turns"
+    )
+    no_cache: bool = Field(default=False, description="Neither replay nor share an answer")
+    stream: bool = Field(default=True, description="false: one JSON document")
+
+    def to_request(self) -> AnswerRequest:
+        return AnswerRequest(
+            query=self.query,
+            history=[Turn(role=turn.role, content=turn.content) for turn in self.history],
+            engines=self.engines,
+            max_sources=self.max_sources,
+            no_cache=self.no_cache,
+        )
+
+
+@dataclass
+class FileQuestion:
+    """Multipart form of ``POST /v1/files/answer``."""
+
+    file: UploadFile
+    question: str
+    stream: bool = True
+
+
+class Citation(BaseModel):
+    index: int
+    url: str
+    title: str
+    offset: int
+
+
+class AnswerError(BaseModel):
+    code: str
+    message: str
+    retryable: bool
+    service: str | None = None
+
+
+class AnswerDocument(BaseModel):
+    """Everything the stream said, in one object; ``status`` tells whether it has ended."""
+
+    request_id: str | None = None
+    status: Literal["running", "done", "error"] = "running"
+    query: str | None = None
+    language: str | None = None
+    model: str | None = None
+    date: str | None = None
+    answer: str = ""
+    reasoning: str = ""
+    sources: list[Source] = []
+    citations: list[Citation] = []
+    cited: list[int] = []
+    usage: Usage | None = None
+    timings: Timings | None = None
+    cached: bool = False
+    flags: list[str] = []
+    error: AnswerError | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def build_document(events: Iterable[str]) -> AnswerDocument:
+    """Fold the JSON of a stream's events (in order) into one document."""
+    doc = AnswerDocument()
+    answer: list[str] = []
+    reasoning: list[str] = []
+    for data in events:
+        event = parse_event(data)
+        if isinstance(event, MetaEvent):
+            doc.request_id, doc.query, doc.language = event.request_id, event.query, event.language
+            doc.model, doc.date = event.model, event.date
+        elif isinstance(event, SourcesEvent):
+            doc.sources = list(event.sources)
+        elif isinstance(event, ReasoningEvent):
+            reasoning.append(event.text)
+        elif isinstance(event, AnswerEvent):
+            answer.append(event.text)
+        elif isinstance(event, CitationEvent):
+            doc.citations.append(Citation(**event.to_dict()))
+        elif isinstance(event, DoneEvent):
+            doc.status, doc.cached, doc.flags = "done", event.cached, list(event.flags)
+            doc.usage, doc.timings, doc.cited = event.usage, event.timings, list(event.cited)
+            answer, reasoning = [event.answer], [event.reasoning]
+        elif isinstance(event, ErrorEvent):
+            doc.status = "error"
+            doc.error = AnswerError(**event.to_dict())
+    doc.answer, doc.reasoning = "".join(answer), "".join(reasoning)
+    return doc

@@ -1,0 +1,132 @@
+"""The Litestar application: routes, dependencies, problem details and the lifespan.
+
+The lifespan builds the pipeline and the shared state once per process and closes them on the
+way out, after every answer of this process has ended. Guards and middleware passed to
+``create_app`` wrap every route (API keys, CORS, rate limits, metrics plug in there).
+
+Graceful shutdown: a server stops accepting on SIGTERM/SIGINT but then waits for open
+connections, which for event streams can take minutes. So the lifespan also hooks those signals
+(in front of the server's own handler) to drain the sessions: no new answers, running ones get
+``shutdown_grace_s`` to finish, then end with an ``error`` event ``shutting_down``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from types import FrameType
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ControllerRouterHandler, Guard, Middleware
+
+from searchqa import __version__
+from searchqa.api.answer_routes import ANSWER_ROUTES
+from searchqa.api.health import ReadinessProbe, healthz, readyz
+from searchqa.api.openai_routes import ANSWER_SOURCE, OpenAIController
+from searchqa.api.problems import EXCEPTION_HANDLERS
+from searchqa.api.requests import AnswerSource
+from searchqa.api.sessions import AnswerSessions
+from searchqa.pipeline import Pipeline
+from searchqa.settings import Settings
+from searchqa.state import build_state
+
+MULTIPART_OVERHEAD_BYTES = 1024 * 1024
+log = logging.getLogger(__name__)
+
+
+def _sessions(state: State) -> AnswerSessions:
+    sessions: AnswerSessions = state.sessions
+    return sessions
+
+
+def _probe(state: State) -> ReadinessProbe:
+    probe: ReadinessProbe = state.probe
+    return probe
+
+
+def _settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
+
+
+def _answer_source(state: State) -> AnswerSource:
+    return _sessions(state).answer_events
+
+
+@contextmanager
+def drain_on_signals(sessions: AnswerSessions) -> Iterator[None]:
+    """While active, SIGTERM and SIGINT start draining before the server's own handler runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only (tests run apps elsewhere)
+        return
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def on_signal(sig: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(sessions.begin_drain)
+        handler = previous[signal.Signals(sig)]
+        if callable(handler):
+            handler(sig, frame)
+
+    for sig, handler in previous.items():
+        if callable(handler):
+            signal.signal(sig, on_signal)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if callable(handler) and signal.getsignal(sig) is on_signal:
+                signal.signal(sig, handler)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    guards: Sequence[Guard] = (),
+    middleware: Sequence[Middleware] = (),
+    route_handlers: Sequence[ControllerRouterHandler] = (),
+) -> Litestar:
+    """The HTTP service for ``settings`` (read from the environment when None)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pipeline = Pipeline.from_settings(settings)
+        state = build_state(settings.redis)
+        sessions = AnswerSessions(pipeline=pipeline, state=state, settings=settings)
+        app.state.sessions = sessions
+        app.state.probe = ReadinessProbe(pipeline=pipeline, state=state)
+        log.info("serving answers with %s state", state.kind)
+        try:
+            with drain_on_signals(sessions):
+                yield
+        finally:
+            await sessions.aclose()
+            await state.aclose()
+            await pipeline.aclose()
+
+    provide: dict[str, Any] = {
+        "sessions": Provide(_sessions, sync_to_thread=False),
+        "probe": Provide(_probe, sync_to_thread=False),
+        "settings": Provide(_settings, sync_to_thread=False),
+        ANSWER_SOURCE: Provide(_answer_source, sync_to_thread=False),
+    }
+    return Litestar(
+        route_handlers=[*ANSWER_ROUTES, healthz, readyz, OpenAIController, *route_handlers],
+        dependencies=provide,
+        exception_handlers=EXCEPTION_HANDLERS,
+        guards=list(guards),
+        middleware=list(middleware),
+        lifespan=[lifespan],
+        state=State({"settings": settings}),
+        request_max_body_size=settings.server.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
+        openapi_config=OpenAPIConfig(title="searchqa", version=__version__, path="/schema"),
+    )

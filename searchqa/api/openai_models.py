@@ -1,0 +1,234 @@
+"""Wire models of the OpenAI-compatible facade, and how a chat request becomes a question.
+
+How ``messages`` map to an ``AnswerRequest``:
+
+- The last ``user`` message is the question. The ``user`` and ``assistant`` messages before it
+  are the history (the most recent ``MAX_HISTORY_TURNS``); messages after it are dropped.
+- Assistant turns lose any reasoning a client echoes back: ``<think>...</think>`` and
+  Open WebUI's ``<details type="reasoning">`` blocks.
+- ``system`` and ``developer`` messages are not forwarded: DeepSeek-R1 is meant to run without
+  a system prompt, and the official search template is the whole instruction. ``tool`` and
+  ``function`` messages are dropped too.
+- Content given as a list of parts keeps its text parts, joined by newlines; images, audio
+  and other parts are dropped.
+
+Other fields: unknown ones are ignored, as OpenAI-compatible servers usually do. ``model`` may
+name anything; replies always name ``searchqa``. ``temperature`` is clamped into DeepSeek's
+recommended 0.5-0.7 instead of being refused; the answer samples with the server's configured
+temperature, which settings already keep in that range. ``max_tokens`` and
+``max_completion_tokens`` are accepted and ignored: R1 spends most of its tokens thinking, so a
+client's cap (often tiny, e.g. for title generation) would cut the answer before it starts; the
+server's own output budget applies.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
+
+from searchqa.api.requests import MAX_HISTORY_TURNS, AnswerRequest, Turn
+from searchqa.errors import InvalidRequestError
+from searchqa.events import Usage
+
+SERVED_MODEL = "searchqa"
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.5, 0.7
+_REASONING_ECHO = re.compile(
+    r"<think>.*?(?:</think>|\Z)|<details\b[^>]*\btype=\"reasoning\"[^>]*>.*?</details>",
+    re.DOTALL | re.IGNORECASE,
+)
+
+
+class ContentPart(BaseModel):
+    """One part of a message's content; only ``text`` parts matter here."""
+
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    role: str
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        """The content as plain text, text parts joined by newlines."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(
+            part.text for part in self.content if part.type == "text" and part.text is not None
+        )
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    """The fields of OpenAI's chat completion request that searchqa reads."""
+
+    model: str = SERVED_MODEL
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+
+    @field_validator("temperature")
+    @classmethod
+    def _clamp_temperature(cls, value: float | None) -> float | None:
+        if value is None:
+            return None
+        return min(max(value, MIN_TEMPERATURE), MAX_TEMPERATURE)
+
+    @property
+    def include_usage(self) -> bool:
+        return bool(self.stream and self.stream_options and self.stream_options.include_usage)
+
+
+def strip_reasoning(text: str) -> str:
+    """An assistant message without the reasoning a client echoed back into it."""
+    text = _REASONING_ECHO.sub("", text)
+    # Reasoning echoed without its opening tag (R1's chat template writes that one).
+    _, closed, after = text.rpartition("</think>")
+    return (after if closed else text).strip()
+
+
+def to_answer_request(request: ChatCompletionRequest) -> AnswerRequest:
+    """The question and history of a chat request (rules in the module docstring)."""
+    last_user = next(
+        (i for i in range(len(request.messages) - 1, -1, -1) if request.messages[i].role == "user"),
+        None,
+    )
+    if last_user is None:
+        raise InvalidRequestError("messages has no user message to answer", code="no_question")
+    history: list[Turn] = []
+    for message in request.messages[:last_user]:
+        if message.role == "user":
+            turn = Turn(role="user", content=message.text().strip())
+        elif message.role == "assistant":
+            turn = Turn(role="assistant", content=strip_reasoning(message.text()))
+        else:
+            continue
+        if turn.content:
+            history.append(turn)
+    return AnswerRequest(
+        query=request.messages[last_user].text(),
+        history=history[-MAX_HISTORY_TURNS:],
+    )
+
+
+class _Sparse(BaseModel):
+    """Serialises without the fields that are None, as OpenAI leaves absent parts out."""
+
+    @model_serializer(mode="wrap")
+    def _without_nones(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {key: value for key, value in data.items() if value is not None}
+
+
+class SearchResult(BaseModel):
+    """One source, Perplexity style; its position + 1 is the ``n`` of ``[n]``."""
+
+    title: str
+    url: str
+    date: str | None
+    snippet: str
+
+
+class UrlCitation(BaseModel):
+    url: str
+    title: str
+    start_index: int
+    """Character (code point) offset of ``[n]`` in the whole content."""
+    end_index: int
+
+
+class Annotation(BaseModel):
+    type: Literal["url_citation"] = "url_citation"
+    url_citation: UrlCitation
+
+
+class ChunkDelta(_Sparse):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+    reasoning_content: str | None = None
+    annotations: list[Annotation] | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: ChunkDelta
+    finish_reason: Literal["stop"] | None = None
+
+
+class ChatCompletionChunk(_Sparse):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str = SERVED_MODEL
+    choices: list[ChunkChoice]
+    search_results: list[SearchResult] | None = None
+    citations: list[str] | None = None
+    usage: Usage | None = None
+
+
+class CompletionMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+    reasoning_content: str
+    annotations: list[Annotation]
+
+
+class CompletionChoice(BaseModel):
+    index: int = 0
+    message: CompletionMessage
+    finish_reason: Literal["stop"] = "stop"
+    logprobs: None = None
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str = SERVED_MODEL
+    choices: list[CompletionChoice]
+    usage: Usage
+    search_results: list[SearchResult]
+    citations: list[str]
+    """Source URLs; ``[n]`` in the content cites ``citations[n - 1]``."""
+
+
+class ModelCard(BaseModel):
+    id: str = SERVED_MODEL
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = SERVED_MODEL
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    """``invalid_request_error`` for 4xx, ``server_error`` otherwise."""
+    param: str | None = None
+    code: str
+
+
+class ErrorResponse(BaseModel):
+    """OpenAI's error body; also the payload of an SSE event that ends a failed stream."""
+
+    error: ErrorDetail

@@ -1,0 +1,50 @@
+"""Server-sent events: the wire form of the event stream and of resume positions.
+
+Each event is ``event: <type>``, ``id: <request_id>-<seq>``, ``data: <the event's JSON>``; an
+idle stream gets a comment line now and then so proxies and browsers keep it open.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+SSE_MEDIA_TYPE = "text/event-stream"
+SSE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+KEEPALIVE = b": keep-alive\n\n"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPosition:
+    """Where a client stopped reading: the stream and the last seq it got."""
+
+    stream_id: str
+    seq: int
+
+
+def event_type(data: str) -> str:
+    """The ``type`` of one event in its JSON wire form."""
+    value = json.loads(data).get("type")
+    return value if isinstance(value, str) else "message"
+
+
+def encode_event(stream_id: str, seq: int, data: str) -> bytes:
+    """One SSE message; ``data`` is compact JSON, so it never spans lines."""
+    return f"event: {event_type(data)}\nid: {stream_id}-{seq}\ndata: {data}\n\n".encode()
+
+
+def format_event_id(stream_id: str, seq: int) -> str:
+    return f"{stream_id}-{seq}"
+
+
+def parse_event_id(value: str | None) -> StreamPosition | None:
+    """The position in a ``Last-Event-ID`` header; None when absent or not ours."""
+    if not value:
+        return None
+    stream_id, dash, seq = value.strip().rpartition("-")
+    if not dash or not stream_id or not seq.isdigit():
+        return None
+    return StreamPosition(stream_id, int(seq))
