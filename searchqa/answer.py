@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 
 from searchqa.errors import InvalidRequestError, SearchQAError, UpstreamError
 from searchqa.events import ErrorEvent, Event, MetaEvent, Source, SourcesEvent
 from searchqa.pipeline import Pipeline
+from searchqa.protocols import Turn
 from searchqa.research import PreparedPrompt, Stopwatch, prepare_file_prompt, research
 from searchqa.respond import respond
 from searchqa.steps.language import detect_language
@@ -43,8 +44,12 @@ async def answer(
     pipeline: Pipeline,
     request_id: str | None = None,
     max_sources: int | None = None,
+    history: Sequence[Turn] = (),
 ) -> AsyncGenerator[Event, None]:
     """Answer a web question: ``meta status* sources ... (done|error)``.
+
+    ``history`` holds the conversation's earlier turns (follow-up questions); they go to the
+    model as earlier messages, before the filled template.
 
     Invalid input and an unreachable model raise before the first event.
     """
@@ -71,6 +76,7 @@ async def answer(
             pipeline=pipeline,
             stopwatch=stopwatch,
             max_sources=max_sources,
+            history=history,
         )
         async with aclosing(steps):
             async for item in steps:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from searchqa.documents import SearchHit
 from searchqa.events import Language, Usage
@@ -18,6 +18,14 @@ class SearchEngine(Protocol):
     async def search(self, query: str, *, language: Language, max_results: int) -> list[SearchHit]:
         """Return up to ``max_results`` hits; raise SearchError on failure or rate limit."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One earlier message of the conversation; assistant turns carry no reasoning."""
+
+    role: Literal["user", "assistant"]
+    content: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +54,13 @@ class ChatModel(Protocol):
         """The served model's id and context window."""
         ...
 
-    def stream(self, prompt: str, *, max_tokens: int) -> AsyncGenerator[ModelDelta, None]:
-        """Stream a reply to one user message (no system prompt); raise LLMError on failure."""
+    def stream(
+        self, prompt: str, *, max_tokens: int, history: Sequence[Turn] = ()
+    ) -> AsyncGenerator[ModelDelta, None]:
+        """Stream a reply to ``prompt`` after earlier ``history`` turns (never a system prompt).
+
+        Raise LLMError on failure.
+        """
         ...
 
     async def aclose(self) -> None:

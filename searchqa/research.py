@@ -11,11 +11,14 @@ from dataclasses import dataclass, field
 from searchqa.documents import FetchedPage, FetchStats, Page, SearchHit
 from searchqa.events import Language, Source, SourcesEvent, StatusEvent
 from searchqa.pipeline import Pipeline
-from searchqa.protocols import ModelInfo
+from searchqa.protocols import ModelInfo, Turn
 from searchqa.steps.fetch import fetch_pages
 from searchqa.steps.pack import pack_context, plan_budget
 from searchqa.steps.prompt import build_file_prompt, build_search_prompt
 from searchqa.steps.search import search_web
+
+HISTORY_TURN_TOKENS = 8
+"""What the chat format spends around each earlier turn (role markers, separators)."""
 
 
 class Stopwatch:
@@ -35,6 +38,8 @@ class PreparedPrompt:
     prompt: str
     sources: list[Source]
     max_tokens: int
+    history: Sequence[Turn] = ()
+    """Earlier turns of the conversation, sent before the prompt."""
     flags: list[str] = field(default_factory=list)
     search_ms: float | None = None
     fetch_ms: float | None = None
@@ -117,6 +122,7 @@ async def research(
     pipeline: Pipeline,
     stopwatch: Stopwatch,
     max_sources: int | None = None,
+    history: Sequence[Turn] = (),
 ) -> AsyncGenerator[StatusEvent | SourcesEvent | PreparedPrompt, None]:
     """Yield progress, then the sources, then the prepared prompt (last)."""
     settings = pipeline.settings
@@ -155,6 +161,7 @@ async def research(
         cur_date=cur_date,
         model=model,
         pipeline=pipeline,
+        history=history,
     )
     prepared.flags, prepared.search_ms, prepared.fetch_ms = flags, search_ms, fetch_ms
     yield SourcesEvent(sources=prepared.sources)
@@ -169,14 +176,19 @@ def _pack_prompt(
     cur_date: str,
     model: ModelInfo,
     pipeline: Pipeline,
+    history: Sequence[Turn],
 ) -> PreparedPrompt:
     """Budget the context, pack the pages and fill the template."""
     settings = pipeline.settings
     counter = pipeline.counter
-    overhead = counter.count(
-        build_search_prompt(question=question, pages=[], cur_date=cur_date, language=language)
-    ) + sum(counter.count(f"[webpage {i} begin]\nTitle: {p.title}\nURL: {p.url}\n")
-            for i, p in enumerate(pages, start=1))  # fmt: skip
+    template = build_search_prompt(
+        question=question, pages=[], cur_date=cur_date, language=language
+    )
+    headers = "".join(
+        f"[webpage {i} begin]\nTitle: {p.title}\nURL: {p.url}\n" for i, p in enumerate(pages, 1)
+    )
+    turns = sum(counter.count(turn.content) + HISTORY_TURN_TOKENS for turn in history)
+    overhead = counter.count(template) + counter.count(headers) + turns
     budget = plan_budget(
         context_length=model.context_length,
         overhead_tokens=overhead,
@@ -191,6 +203,7 @@ def _pack_prompt(
         ),
         sources=[_to_source(index, page) for index, page in enumerate(packed, start=1)],
         max_tokens=budget.max_tokens,
+        history=history,
     )
 
 

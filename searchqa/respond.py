@@ -33,7 +33,7 @@ async def respond(
     answering = False
 
     yield StatusEvent(stage="think")
-    stream = model.stream(prepared.prompt, max_tokens=prepared.max_tokens)
+    stream = model.stream(prepared.prompt, max_tokens=prepared.max_tokens, history=prepared.history)
     async with aclosing(stream):
         async for delta in stream:
             if delta.usage is not None:

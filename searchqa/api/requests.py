@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from searchqa.events import Event
+from searchqa.protocols import Turn
+
+__all__ = ["MAX_HISTORY_TURNS", "AnswerRequest", "AnswerSource", "Turn"]
 
 MAX_HISTORY_TURNS = 20
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One earlier message of the conversation; assistant turns carry no reasoning."""
-
-    role: Literal["user", "assistant"]
-    content: str
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,11 @@ class AnswerSessions:
                 if ticket is not None:
                     return ticket
         events = answer(
-            question, pipeline=pipeline, request_id=stream_id, max_sources=request.max_sources
+            question,
+            pipeline=pipeline,
+            request_id=stream_id,
+            max_sources=request.max_sources,
+            history=request.history,
         )
         return await self._start(stream_id, events, key=key)
 

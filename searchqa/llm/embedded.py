@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import threading
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from searchqa.errors import LLMError
 from searchqa.events import Usage
-from searchqa.protocols import ModelDelta, ModelInfo
+from searchqa.protocols import ModelDelta, ModelInfo, Turn
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -46,9 +46,10 @@ def find_embedded_model() -> Path | None:
     return None
 
 
-def render_chatml(prompt: str) -> str:
-    """One user turn in SmolLM2's ChatML format, without the default system turn."""
-    return f"<|im_start|>user\n{prompt}{_END}\n<|im_start|>assistant\n"
+def render_chatml(prompt: str, history: Sequence[Turn] = ()) -> str:
+    """The conversation in SmolLM2's ChatML format, without the default system turn."""
+    turns = "".join(f"<|im_start|>{turn.role}\n{turn.content}{_END}\n" for turn in history)
+    return f"{turns}<|im_start|>user\n{prompt}{_END}\n<|im_start|>assistant\n"
 
 
 class LlamaCppChatModel:
@@ -100,7 +101,9 @@ class LlamaCppChatModel:
             max_output_tokens=MAX_OUTPUT_TOKENS,
         )
 
-    async def stream(self, prompt: str, *, max_tokens: int) -> AsyncGenerator[ModelDelta, None]:
+    async def stream(
+        self, prompt: str, *, max_tokens: int, history: Sequence[Turn] = ()
+    ) -> AsyncGenerator[ModelDelta, None]:
         async with self._generation:
             llama = await asyncio.to_thread(self.llama)
             loop = asyncio.get_running_loop()
@@ -109,7 +112,8 @@ class LlamaCppChatModel:
 
             def produce() -> None:
                 try:
-                    for piece in self._generate(llama, prompt, max_tokens, stop):
+                    rendered = render_chatml(prompt, history)
+                    for piece in self._generate(llama, rendered, max_tokens, stop):
                         loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
                 except Exception as exc:  # handed to the consumer, raised there
                     loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
@@ -129,9 +133,8 @@ class LlamaCppChatModel:
                 await asyncio.shield(worker)
 
     def _generate(
-        self, llama: Llama, prompt: str, max_tokens: int, stop: threading.Event
+        self, llama: Llama, rendered: str, max_tokens: int, stop: threading.Event
     ) -> Iterator[ModelDelta]:
-        rendered = render_chatml(prompt)
         prompt_tokens = len(llama.tokenize(rendered.encode("utf-8"), special=True))
         room = self._context_tokens - prompt_tokens
         if room <= 0:

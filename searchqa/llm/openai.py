@@ -9,7 +9,7 @@ closed at once, so the server sees the disconnect and aborts the generation.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -18,7 +18,7 @@ import httpx
 from searchqa.errors import LLMError
 from searchqa.llm.r1_format import render_r1_prompt
 from searchqa.llm.sse import ReplyDecoder, classify_error, error_details, iter_sse_data
-from searchqa.protocols import ModelDelta, ModelInfo
+from searchqa.protocols import ModelDelta, ModelInfo, Turn
 from searchqa.settings import LLMSettings
 
 
@@ -52,17 +52,22 @@ class OpenAIChatModel:
             self._info = await self._fetch_info()
         return self._info
 
-    async def stream(self, prompt: str, *, max_tokens: int) -> AsyncGenerator[ModelDelta, None]:
-        """Stream a reply to one user message: reasoning deltas, answer deltas, then usage."""
+    async def stream(
+        self, prompt: str, *, max_tokens: int, history: Sequence[Turn] = ()
+    ) -> AsyncGenerator[ModelDelta, None]:
+        """Stream a reply to ``prompt`` after ``history``: reasoning, answer, then usage."""
         settings = self._settings
         model = settings.model or (await self.describe()).id
         body: dict[str, Any] = {"model": model}
         if settings.raw_prompt:
             path = "/completions"
-            body["prompt"] = render_r1_prompt(prompt)
+            body["prompt"] = render_r1_prompt(prompt, history)
         else:
             path = "/chat/completions"
-            body["messages"] = [{"role": "user", "content": prompt}]
+            body["messages"] = [
+                *({"role": turn.role, "content": turn.content} for turn in history),
+                {"role": "user", "content": prompt},
+            ]
         body |= {
             "stream": True,
             "stream_options": {"include_usage": True},

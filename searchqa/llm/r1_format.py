@@ -7,13 +7,25 @@ R1's tokenizer (fullwidth bars U+FF5C, lower one-eighth blocks U+2581).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from searchqa.llm.think import THINK_OPEN
+from searchqa.protocols import Turn
 
 BEGIN_OF_SENTENCE = "<｜begin▁of▁sentence｜>"
 USER = "<｜User｜>"
 ASSISTANT = "<｜Assistant｜>"
 
 
-def render_r1_prompt(prompt: str) -> str:
-    """The raw prompt text for one user message, ending where R1's reasoning begins."""
-    return f"{BEGIN_OF_SENTENCE}{USER}{prompt}{ASSISTANT}{THINK_OPEN}\n"
+END_OF_SENTENCE = "<｜end▁of▁sentence｜>"
+
+
+def render_r1_prompt(prompt: str, history: Sequence[Turn] = ()) -> str:
+    """The raw prompt text after earlier turns, ending where R1's reasoning begins."""
+    turns = "".join(
+        f"{USER}{turn.content}"
+        if turn.role == "user"
+        else f"{ASSISTANT}{turn.content}{END_OF_SENTENCE}"
+        for turn in history
+    )
+    return f"{BEGIN_OF_SENTENCE}{turns}{USER}{prompt}{ASSISTANT}{THINK_OPEN}\n"

@@ -13,6 +13,7 @@ from searchqa.answer import answer
 from searchqa.errors import InvalidRequestError
 from searchqa.events import AnswerEvent, CitationEvent, DoneEvent, Event, StatusEvent
 from searchqa.pipeline import Pipeline
+from searchqa.protocols import Turn
 from searchqa.settings import FetchSettings, LLMSettings, SearchSettings, Settings
 from tests.fakes.searxng import FakeSearxng, searx_result
 from tests.fakes.server import BackgroundServer, serve
@@ -111,3 +112,23 @@ async def test_citations_point_at_the_sources_of_the_prompt(
 async def test_invalid_question_is_refused_before_any_event(pipeline: Pipeline) -> None:
     with pytest.raises(InvalidRequestError):
         await anext(answer("", pipeline=pipeline))
+
+
+async def test_follow_up_turns_reach_the_model_before_the_prompt(
+    servers: Servers, pipeline: Pipeline
+) -> None:
+    history = [
+        Turn(role="user", content="What cools a city block?"),
+        Turn(role="assistant", content="Trees and gardens [1]."),
+    ]
+    events = [e async for e in answer("And how much?", pipeline=pipeline, history=history)]
+    assert isinstance(events[-1], DoneEvent)
+    (request,) = [r for r in servers.llm.requests if r.path.endswith("/chat/completions")]
+    messages = request.body["messages"]
+    assert messages[:2] == [
+        {"role": "user", "content": "What cools a city block?"},
+        {"role": "assistant", "content": "Trees and gardens [1]."},
+    ]
+    assert messages[2]["role"] == "user"
+    assert messages[2]["content"].endswith("# The user's message is:\nAnd how much?")
+    assert all(m["role"] != "system" for m in messages)
