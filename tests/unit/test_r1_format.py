@@ -8,6 +8,7 @@ from importlib.resources import files
 from searchqa.llm.r1_format import (
     ASSISTANT,
     BEGIN_OF_SENTENCE,
+    END_OF_SENTENCE,
     USER,
     render_r1_prompt,
 )
