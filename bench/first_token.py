@@ -38,7 +38,7 @@ from bench.simweb import (
 from searchqa.answer import answer
 from searchqa.events import AnswerEvent
 from searchqa.pipeline import Pipeline
-from searchqa.protocols import ChatModel, ModelDelta, ModelInfo
+from searchqa.protocols import ChatModel, ModelDelta, ModelInfo, Turn
 from tests.fakes.sglang import FakeSGLang
 
 QUESTION = "How do community gardens cool city blocks?"
@@ -58,10 +58,13 @@ class StreamClock:
     async def describe(self) -> ModelInfo:
         return await self._model.describe()
 
-    async def stream(self, prompt: str, *, max_tokens: int) -> AsyncGenerator[ModelDelta, None]:
+    async def stream(
+        self, prompt: str, *, max_tokens: int, history: Sequence[Turn] = ()
+    ) -> AsyncGenerator[ModelDelta, None]:
         self.opened_at = time.perf_counter()
         self.prompt, self.max_tokens = prompt, max_tokens
-        async with aclosing(self._model.stream(prompt, max_tokens=max_tokens)) as deltas:
+        stream = self._model.stream(prompt, max_tokens=max_tokens, history=history)
+        async with aclosing(stream) as deltas:
             async for delta in deltas:
                 yield delta
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from searchqa.engines.registry import build_engines
 from searchqa.errors import InvalidRequestError
@@ -14,6 +14,10 @@ from searchqa.steps.extract import PageExtractor
 from searchqa.steps.fetch import PageFetcher
 from searchqa.steps.search import EngineChain
 from searchqa.tokens import TokenCounter, load_token_counter
+
+if TYPE_CHECKING:
+    from searchqa.state.protocols import KeyValueCache
+    from searchqa.steps.page_cache import PageCache
 
 
 def build_chat_model(settings: Settings) -> tuple[ChatModel, TokenCounter]:
@@ -49,22 +53,34 @@ class Pipeline:
     extractor: PageExtractor
     model: ChatModel
     counter: TokenCounter
+    page_cache: PageCache | None = None
+    """Extracted pages shared between questions; None: every page is fetched."""
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Pipeline:
+    def from_settings(cls, settings: Settings, *, cache: KeyValueCache | None = None) -> Pipeline:
+        """With ``cache``, search results and extracted pages are kept there
+        (``settings.cache`` sets for how long)."""
         search = settings.search
         model, counter = build_chat_model(settings)
+        engines = build_engines(search.engines, settings)
+        page_cache = None
+        if cache is not None:
+            from searchqa.engines.cached import cache_engines
+            from searchqa.steps.page_cache import PageCache
+
+            engines = cache_engines(engines, cache, ttl_s=settings.cache.search_ttl_s)
+            if settings.cache.page_ttl_s > 0:
+                page_cache = PageCache(cache, ttl_s=settings.cache.page_ttl_s)
         return cls(
             settings=settings,
             chain=EngineChain(
-                build_engines(search.engines, settings),
-                cooldown_s=search.cooldown_s,
-                cooldown_max_s=search.cooldown_max_s,
+                engines, cooldown_s=search.cooldown_s, cooldown_max_s=search.cooldown_max_s
             ),
             fetcher=PageFetcher(settings.fetch),
             extractor=PageExtractor(workers=settings.fetch.extract_workers),
             model=model,
             counter=counter,
+            page_cache=page_cache,
         )
 
     async def aclose(self) -> None:

@@ -85,14 +85,19 @@ async def _read_pages(
     extractor = pipeline.extractor
 
     async def extract(hit: SearchHit, fetched: FetchedPage) -> Page | None:
-        return await extractor.extract(
+        page = await extractor.extract(
             fetched, fallback_title=hit.title, snippet=hit.snippet, published=hit.published
         )
+        if page is not None and pipeline.page_cache is not None:
+            await pipeline.page_cache.put(page, url=hit.url)
+        return page
 
     deadline = asyncio.get_running_loop().time() + settings.deadline_s
     by_rank = {rank: _held_page(hit) for rank, hit in enumerate(hits) if hit.content}
+    if pipeline.page_cache is not None:
+        by_rank |= await pipeline.page_cache.lookup(hits, skip=by_rank)
     finished = len(by_rank)
-    to_fetch = [(rank, hit) for rank, hit in enumerate(hits) if not hit.content]
+    to_fetch = [(rank, hit) for rank, hit in enumerate(hits) if rank not in by_rank]
     if finished:
         yield finished, [by_rank[rank] for rank in sorted(by_rank)]
     if not to_fetch:

@@ -180,6 +180,63 @@ class RedisSettings(BaseModel):
     )
 
 
+SecretList = Annotated[list[SecretStr], NoDecode]
+
+
+class AuthSettings(BaseModel):
+    """API keys, CORS and rate limits of the HTTP service; no keys = open to everyone."""
+
+    secret_keys: SecretList = Field(
+        default_factory=list,
+        description="Secret API keys (raw, or sha256:<hex> from python -m searchqa.api.auth hash)",
+    )
+    publishable_keys: SecretList = Field(
+        default_factory=list,
+        description="Browser keys, usable from the CORS origins on the answer routes only",
+    )
+    keys_file: Path | None = Field(
+        default=None, description="TOML or JSON file of keys with kind, name, origins, rate_limit"
+    )
+    cors_origins: CommaList = Field(
+        default_factory=list,
+        description="Origins browsers may call from (https://example.com, https://*.example.com)",
+    )
+    trusted_proxies: CommaList = Field(
+        default_factory=list,
+        description="Proxy IPs or CIDRs whose X-Forwarded-For is believed",
+    )
+    secret_rate_limit: int = Field(
+        default=120, ge=0, description="Answers per window per secret key; 0 = unlimited"
+    )
+    publishable_rate_limit: int = Field(
+        default=10,
+        ge=0,
+        description="Answers per window per publishable key and client address; 0 = unlimited",
+    )
+    anonymous_rate_limit: int = Field(
+        default=60,
+        ge=0,
+        description="Answers per window per client address when no keys are set; 0 = unlimited",
+    )
+    rate_window_s: float = Field(default=60.0, gt=0, description="Rate-limit window")
+    protect_metrics: bool = Field(default=False, description="/metrics needs a secret key")
+
+    _split = field_validator(
+        "secret_keys", "publishable_keys", "cors_origins", "trusted_proxies", mode="before"
+    )(_split_commas)
+
+
+class CacheSettings(BaseModel):
+    """What the HTTP service keeps in its shared cache besides whole answers."""
+
+    search_ttl_s: float = Field(
+        default=900.0, ge=0, description="How long search results are reused; 0 = never"
+    )
+    page_ttl_s: float = Field(
+        default=86400.0, ge=0, description="How long a page's extracted text is reused; 0 = never"
+    )
+
+
 class Settings(BaseSettings):
     """Every option searchqa reads, from the environment (or a .env file)."""
 
@@ -198,3 +255,5 @@ class Settings(BaseSettings):
     prompt: PromptSettings = Field(default_factory=PromptSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)

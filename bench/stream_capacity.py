@@ -1,0 +1,482 @@
+"""Streaming capacity: how many SSE answers one ``searchqa serve`` worker relays on time.
+
+N clients each stream an answer (``POST /v1/answer``, distinct questions, ``no_cache``) from
+``searchqa serve`` (one worker, its own process). Its model is the fake SGLang at 20 tokens/s
+per stream and its search engine a fake SearXNG that finds nothing, so no page is fetched; both
+fakes run in a third process. Baseline, same run, same N: clients streaming the fake SGLang's
+``/v1/chat/completions`` directly. Clients start evenly over ``ramp_s``; each records when every
+token (``reasoning``/``answer`` event, or chunk with text) arrives.
+
+Added latency of token k of a stream: (arrival of token k - arrival of its first token) minus
+the median of the same offset over the baseline streams. A constant delay before the first
+token is not counted here (bench/first_token.py measures it); what is counted is every token
+that falls behind the pace the model sends at. Reproduce with::
+
+    python -m bench.stream_capacity
+
+Also here: running ``searchqa serve`` and its fakes for the service benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import aiohttp
+
+from bench.simweb import World, WorldConfig, markdown_table, percentile, run_world
+from tests.fakes.sglang import FakeSGLang, tokenize
+
+REASONING = (
+    "Okay, the user asks how community gardens change the temperature of the blocks around "
+    "them. The search found nothing, so I answer from what I know.\n"
+)
+ANSWER = (
+    "Community gardens cool the blocks around them in two ways. Plants shade the ground, so "
+    "less sunlight turns into heat on asphalt and walls. Watered soil and leaves evaporate "
+    "water, which takes heat from the air. A single garden will not cool a district, but many "
+    "small ones make a difference that residents notice."
+)
+SERVICE_START_S = 60.0
+
+
+# -- the service and its fakes -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A running ``searchqa serve`` process."""
+
+    url: str
+    pid: int
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def service_env(world: World, **extra: str) -> dict[str, str]:
+    """The environment that points ``searchqa serve`` at ``world``'s fakes, nothing else."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SEARCHQA_")}
+    return env | {
+        "SEARCHQA_LLM__BASE_URL": world.llm_base_url,
+        "SEARCHQA_SEARCH__ENGINES": "searxng",
+        "SEARCHQA_SEARCH__SEARXNG_URL": world.searxng_url,
+        "SEARCHQA_SERVER__SHUTDOWN_GRACE_S": "0",
+        "SEARCHQA_AUTH__ANONYMOUS_RATE_LIMIT": "0",  # one client address sends everything
+        **extra,
+    }
+
+
+@contextlib.asynccontextmanager
+async def run_service(env: dict[str, str]) -> AsyncIterator[Service]:
+    """``searchqa serve`` (one worker) on a free loopback port until the block ends."""
+    port = free_port()
+    command = [sys.executable, "-m", "searchqa.cli", "serve", "--host", "127.0.0.1"]
+    with tempfile.TemporaryDirectory(prefix="searchqa-bench-") as workdir:
+        log_path = Path(workdir, "serve.log")
+        with _log_file(log_path) as log:
+            process = await asyncio.create_subprocess_exec(
+                *command, "--port", str(port), "--workers", "1",
+                env=env,
+                cwd=workdir,  # no stray .env file is read
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}"
+            await _wait_until_healthy(url, process, log_path)
+            yield Service(url, process.pid)
+        finally:
+            if process.returncode is None:
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+def _log_file(path: Path) -> BinaryIO:
+    return path.open("wb")
+
+
+def _log_tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-2000:]
+
+
+async def _wait_until_healthy(url: str, process: asyncio.subprocess.Process, log: Path) -> None:
+    deadline = time.monotonic() + SERVICE_START_S
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline and process.returncode is None:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(url + "/healthz") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    tail = _log_tail(log)
+    raise RuntimeError(f"searchqa serve did not start (exit {process.returncode}):\n{tail}")
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of process ``pid`` (VmRSS in /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def client_session(*, timeout_s: float = 120) -> aiohttp.ClientSession:
+    """A client that holds as many connections as asked (no pool limit)."""
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+    return aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s)
+    )
+
+
+# -- streaming -----------------------------------------------------------------------------
+
+
+REASONING_LINE, ANSWER_LINE, END_LINE, OTHER_LINE = range(4)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamTrace:
+    """One client's stream: when it asked, when each token arrived, how it ended."""
+
+    sent_at: float
+    token_times: tuple[float, ...]
+    answer_from: int
+    """Position of the first answer token (reasoning tokens come before it)."""
+    completed: bool
+    status: int
+
+
+async def trace_stream(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: dict[str, Any],
+    *,
+    classify: Callable[[bytes], int],
+) -> StreamTrace:
+    """POST ``body`` and note the arrival of every token line (as ``classify`` tells)."""
+    sent = time.perf_counter()
+    times: list[float] = []
+    answer_from: int | None = None
+    completed = False
+    async with session.post(url, json=body) as response:
+        if response.status == 200:
+            async for line in response.content:
+                kind = classify(line)
+                if kind == OTHER_LINE:
+                    continue
+                if kind == END_LINE:
+                    completed = True
+                    continue
+                if kind == ANSWER_LINE and answer_from is None:
+                    answer_from = len(times)
+                times.append(time.perf_counter())
+        end = len(times) if answer_from is None else answer_from
+        return StreamTrace(sent, tuple(times), end, completed, response.status)
+
+
+def classify_event(line: bytes) -> int:
+    """Lines of searchqa's SSE: ``event: reasoning|answer|done``."""
+    if not line.startswith(b"event: "):
+        return OTHER_LINE
+    kind = line[7:].rstrip()
+    return {b"reasoning": REASONING_LINE, b"answer": ANSWER_LINE, b"done": END_LINE}.get(
+        kind, OTHER_LINE
+    )
+
+
+def classify_chunk(line: bytes) -> int:
+    """Lines of the model's SSE: chunks with reasoning or answer text, and ``[DONE]``."""
+    if line.startswith(b"data: [DONE]"):
+        return END_LINE
+    if not line.startswith(b"data: {"):
+        return OTHER_LINE
+    if b'"reasoning_content":"' in line:
+        return REASONING_LINE
+    if b'"content":"' in line and b'"content":""' not in line:
+        return ANSWER_LINE
+    return OTHER_LINE
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _run_clients(
+    count: int, ramp_s: float, client: Callable[[int], Any]
+) -> list[StreamTrace | BaseException]:
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.05
+
+    async def one(number: int) -> StreamTrace:
+        await asyncio.sleep(max(0.0, start + ramp_s * number / count - loop.time()))
+        trace: StreamTrace = await client(number)
+        return trace
+
+    return await asyncio.gather(*(one(n) for n in range(count)), return_exceptions=True)
+
+
+# -- the benchmark -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityConfig:
+    levels: tuple[int, ...] = (25, 50, 100, 200, 300)
+    tokens_per_s: float = 20.0
+    ramp_s: float = 1.5
+    reasoning: str = REASONING
+    answer: str = ANSWER
+
+
+@dataclass(frozen=True, slots=True)
+class LevelResult:
+    """One concurrency level: the baseline and ours (failed clients as exceptions)."""
+
+    clients: int
+    baseline: list[StreamTrace | BaseException]
+    ours: list[StreamTrace | BaseException]
+    server_cpu_s: float
+    """CPU time the searchqa process used while ours ran."""
+    ours_wall_s: float
+
+
+def _ok(traces: Sequence[StreamTrace | BaseException]) -> list[StreamTrace]:
+    return [t for t in traces if isinstance(t, StreamTrace) and t.completed and t.token_times]
+
+
+def offsets(trace: StreamTrace) -> list[float]:
+    """Seconds from the stream's first token to each of its tokens."""
+    first = trace.token_times[0]
+    return [t - first for t in trace.token_times]
+
+
+def schedule(traces: Sequence[StreamTrace]) -> list[float]:
+    """Median offset of each token position over ``traces``."""
+    columns = [offsets(t) for t in traces]
+    length = min(len(c) for c in columns)
+    return [percentile([c[k] for c in columns], 50) for k in range(length)]
+
+
+def added_latency(traces: Sequence[StreamTrace], reference: Sequence[float]) -> list[float]:
+    """Per token: how much later than the reference pace it came, against its stream's norm.
+
+    Each token's offset minus the reference offset of its position, less the median of that
+    difference over its stream: a stream that is late as a whole adds nothing, a token that
+    falls behind its stream's pace adds how far it fell behind.
+    """
+    added: list[float] = []
+    for trace in traces:
+        behind = [o - reference[k] for k, o in enumerate(offsets(trace)[: len(reference)])]
+        norm = percentile(behind, 50)
+        added += [value - norm for value in behind]
+    return added
+
+
+def gaps(traces: Sequence[StreamTrace]) -> list[float]:
+    """Time between consecutive tokens, within the reasoning and within the answer.
+
+    The pause at ``</think>`` (the model sends tokens there that no client sees) is left out.
+    """
+    return [
+        later - earlier
+        for t in traces
+        for k, (earlier, later) in enumerate(itertools.pairwise(t.token_times), start=1)
+        if k != t.answer_from
+    ]
+
+
+async def _level(
+    session: aiohttp.ClientSession, world: World, service: Service, n: int, config: CapacityConfig
+) -> LevelResult:
+    direct = f"{world.llm_base_url}/chat/completions"
+    prompt = "How do community gardens cool city blocks?"
+
+    async def baseline(number: int) -> StreamTrace:
+        body = {
+            "model": FakeSGLang.model,
+            "messages": [{"role": "user", "content": f"{prompt} (client {number})"}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        return await trace_stream(session, direct, body, classify=classify_chunk)
+
+    async def ours(number: int) -> StreamTrace:
+        body = {"query": f"{prompt} (level {n}, client {number})", "no_cache": True}
+        return await trace_stream(
+            session, service.url + "/v1/answer", body, classify=classify_event
+        )
+
+    base = await _run_clients(n, config.ramp_s, baseline)
+    cpu, wall = cpu_seconds(service.pid), time.perf_counter()
+    traced = await _run_clients(n, config.ramp_s, ours)
+    cpu, wall = cpu_seconds(service.pid) - cpu, time.perf_counter() - wall
+    return LevelResult(n, base, traced, cpu, wall)
+
+
+async def measure_capacity(config: CapacityConfig) -> list[LevelResult]:
+    """Each level in ``config.levels``: N direct streams, then N streams through searchqa."""
+    fake = FakeSGLang(
+        reasoning=config.reasoning,
+        answer=config.answer,
+        token_delay_s=1.0 / config.tokens_per_s,
+    )
+    results = []
+    with run_world(WorldConfig(llm=fake)) as world:
+        async with run_service(service_env(world)) as service, client_session() as session:
+            await _level(session, world, service, 2, config)  # connections, imports, caches
+            for n in config.levels:
+                results.append(await _level(session, world, service, n, config))
+    return results
+
+
+# -- the report ----------------------------------------------------------------------------
+
+
+def _ms(value: float) -> str:
+    return f"{value * 1000:.1f}"
+
+
+def _pair(values: tuple[float, float]) -> str:
+    return f"{_ms(values[0])} / {_ms(values[1])}"
+
+
+NAN = float("nan")
+
+
+@dataclass(frozen=True, slots=True)
+class LevelSummary:
+    """One level in numbers; pairs are (baseline, ours), times in seconds."""
+
+    clients: int
+    completed: tuple[int, int]
+    added: tuple[float, float, float]
+    """Added latency per token: p50, p99, max."""
+    spread_p99_s: float
+    """The baseline's own spread, measured the same way (the method's floor)."""
+    gap_p50_s: tuple[float, float] = (NAN, NAN)
+    gap_p99_s: tuple[float, float] = (NAN, NAN)
+    first_token_p99_s: tuple[float, float] = (NAN, NAN)
+    """Request sent -> first token."""
+    last_token_p50_s: tuple[float, float] = (NAN, NAN)
+    """Request sent -> last token."""
+    server_cpu_share: float = NAN
+    """searchqa's CPU time / wall time while ours ran (1.0 = one core)."""
+    cpu_per_token_s: float = NAN
+
+    @property
+    def on_time(self) -> bool:
+        return self.completed[1] == self.clients and self.added[1] < 0.050
+
+
+def summarize(level: LevelResult) -> LevelSummary:
+    base, ours = _ok(level.baseline), _ok(level.ours)
+    completed = (len(base), len(ours))
+    if not base or not ours:
+        return LevelSummary(level.clients, completed, (NAN, NAN, NAN), NAN)
+    reference = schedule(base)
+    added = added_latency(ours, reference)
+
+    def both(
+        measure: Callable[[Sequence[StreamTrace]], list[float]], q: float
+    ) -> tuple[float, float]:
+        return percentile(measure(base), q), percentile(measure(ours), q)
+
+    def first(side: Sequence[StreamTrace]) -> list[float]:
+        return [t.token_times[0] - t.sent_at for t in side]
+
+    def last(side: Sequence[StreamTrace]) -> list[float]:
+        return [t.token_times[-1] - t.sent_at for t in side]
+
+    tokens = sum(len(t.token_times) for t in ours)
+    return LevelSummary(
+        clients=level.clients,
+        completed=completed,
+        added=(percentile(added, 50), percentile(added, 99), max(added)),
+        spread_p99_s=percentile(added_latency(base, reference), 99),
+        gap_p50_s=both(gaps, 50),
+        gap_p99_s=both(gaps, 99),
+        first_token_p99_s=both(first, 99),
+        last_token_p50_s=both(last, 50),
+        server_cpu_share=level.server_cpu_s / level.ours_wall_s,
+        cpu_per_token_s=level.server_cpu_s / tokens,
+    )
+
+
+def report(levels: Sequence[LevelResult], config: CapacityConfig) -> str:
+    """Markdown tables and the target line."""
+    summaries = [summarize(level) for level in levels]
+    tokens = len(tokenize(config.reasoning)) + len(tokenize(config.answer))
+    headers = ["streams", "completed base/ours", "added p50 ms", "added p99 ms",
+               "added max ms", "baseline spread p99 ms", "gap p50 ms base/ours",
+               "gap p99 ms base/ours"]  # fmt: skip
+    rows = [
+        [str(s.clients), f"{s.completed[0]}/{s.completed[1]}", *map(_ms, s.added),
+         _ms(s.spread_p99_s), _pair(s.gap_p50_s), _pair(s.gap_p99_s)]
+        for s in summaries
+    ]  # fmt: skip
+    load_headers = ["streams", "first token p99 ms base/ours", "last token p50 s base/ours",
+                    "searchqa CPU (1.0 = a core)", "searchqa CPU µs per token"]  # fmt: skip
+    load_rows = [
+        [str(s.clients), _pair(s.first_token_p99_s),
+         f"{s.last_token_p50_s[0]:.2f} / {s.last_token_p50_s[1]:.2f}",
+         f"{s.server_cpu_share:.2f}", f"{s.cpu_per_token_s * 1e6:.0f}"]
+        for s in summaries
+    ]  # fmt: skip
+    late = [s.clients for s in summaries if not s.on_time]
+    best = max((s.clients for s in summaries if s.on_time), default=0)
+    knee = f"first level missing it: {min(late)} streams" if late else "no level missed it"
+    verdict = "met" if best >= 200 else "MISSED"
+    return "\n".join(
+        [
+            f"fake SGLang: {config.tokens_per_s:g} tokens/s per stream, {tokens} tokens per "
+            f"reply (reasoning, then answer); clients start evenly over {config.ramp_s:g} s",
+            "",
+            markdown_table(headers, rows),
+            "",
+            markdown_table(load_headers, load_rows),
+            "",
+            f"target >= 200 streams with p99 added latency < 50 ms: {verdict} "
+            f"(most streams on time: {best}; {knee})",
+        ]
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.stream_capacity", description=__doc__)
+    defaults = CapacityConfig()
+    parser.add_argument(
+        "--levels",
+        type=lambda text: tuple(int(n) for n in text.split(",")),
+        default=defaults.levels,
+        help="comma-separated stream counts (default: 25,50,100,200,300)",
+    )
+    parser.add_argument("--ramp", type=float, default=defaults.ramp_s, metavar="S")
+    args = parser.parse_args(argv)
+    config = CapacityConfig(levels=args.levels, ramp_s=args.ramp)
+    print(report(asyncio.run(measure_capacity(config)), config))
+
+
+if __name__ == "__main__":
+    main()
