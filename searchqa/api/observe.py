@@ -36,6 +36,7 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _STAGES = {"search": "search_ms", "fetch": "fetch_ms", "first_answer": "first_answer_ms"}
 
 access_log = logging.getLogger(ACCESS_LOGGER)
+log = logging.getLogger(__name__)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -163,7 +164,11 @@ class ObservedEventLog:
         return seq
 
     def _record_end(self, data: str) -> None:
-        event = parse_event(data)
+        try:
+            event = parse_event(data)
+        except ValueError:  # never let counting break an answer
+            log.warning("could not count an answer's last event", exc_info=True)
+            return
         metrics = self._metrics
         if isinstance(event, ErrorEvent):
             metrics.count("errors", {"code": event.code})

@@ -95,7 +95,7 @@ class AnswerSessions:
         self._pipeline = pipeline
         self._log = state.events
         self._server = settings.server
-        self._variants = PipelineVariants(pipeline, settings)
+        self._variants = PipelineVariants(pipeline, settings, cache=state.cache)
         self._shared = SharedAnswers(state, settings)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._drain_deadline: float | None = None

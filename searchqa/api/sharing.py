@@ -13,13 +13,14 @@ from dataclasses import replace
 
 from pydantic import ValidationError
 
+from searchqa.engines.cached import cache_engines
 from searchqa.engines.registry import build_engines
 from searchqa.errors import InvalidRequestError, SearchQAError
 from searchqa.events import Event, parse_event
 from searchqa.pipeline import Pipeline
 from searchqa.settings import Settings
 from searchqa.state.keys import answer_key
-from searchqa.state.protocols import StateBackend
+from searchqa.state.protocols import KeyValueCache, StateBackend
 from searchqa.steps.language import detect_language
 from searchqa.steps.prompt import format_date, today_in_zone
 from searchqa.steps.search import EngineChain
@@ -35,9 +36,10 @@ class PipelineVariants:
     Each chain is built once, so its engines' cooldowns carry over between requests.
     """
 
-    def __init__(self, pipeline: Pipeline, settings: Settings) -> None:
+    def __init__(self, pipeline: Pipeline, settings: Settings, *, cache: KeyValueCache) -> None:
         self._pipeline = pipeline
         self._settings = settings
+        self._cache = cache
         self._chains: dict[tuple[str, ...], EngineChain] = {}
 
     def with_engines(self, engines: Sequence[str] | None) -> Pipeline:
@@ -57,8 +59,9 @@ class PipelineVariants:
         chain = self._chains.get(names)
         if chain is None:
             search = self._settings.search
+            built = build_engines(names, self._settings)
             chain = self._chains[names] = EngineChain(
-                build_engines(names, self._settings),
+                cache_engines(built, self._cache, ttl_s=self._settings.cache.search_ttl_s),
                 cooldown_s=search.cooldown_s,
                 cooldown_max_s=search.cooldown_max_s,
             )
