@@ -46,8 +46,10 @@ REASONING = (
 ANSWER = (
     "Community gardens cool the blocks around them in two ways. Plants shade the ground, so "
     "less sunlight turns into heat on asphalt and walls. Watered soil and leaves evaporate "
-    "water, which takes heat from the air. A single garden will not cool a district, but many "
-    "small ones make a difference that residents notice."
+    "water, which takes heat from the air. Open beds also let the ground give off heat at "
+    "night, where paved lots keep it. A single garden will not cool a district, but many "
+    "small ones spread over a neighbourhood make a difference that residents notice on "
+    "summer afternoons."
 )
 SERVICE_START_S = 60.0
 
@@ -245,7 +247,7 @@ async def _run_clients(
 class CapacityConfig:
     levels: tuple[int, ...] = (25, 50, 100, 200, 300)
     tokens_per_s: float = 20.0
-    ramp_s: float = 1.5
+    ramp_s: float = 3.0
     reasoning: str = REASONING
     answer: str = ANSWER
 

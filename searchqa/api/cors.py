@@ -23,7 +23,13 @@ from litestar.types import Method
 
 ALLOWED_METHODS: list[Method | Literal["*"]] = ["GET", "POST", "DELETE", "OPTIONS"]
 ALLOWED_HEADERS = ["Authorization", "X-API-Key", "Content-Type", "Last-Event-ID"]
-EXPOSED_HEADERS = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]
+EXPOSED_HEADERS = [
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Retry-After",
+    "X-Request-ID",
+]
 PREFLIGHT_MAX_AGE_S = 600
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 

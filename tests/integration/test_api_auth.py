@@ -448,7 +448,7 @@ def two_workers(world: World, redis_url: str, tmp_path: Path) -> Iterator[tuple[
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             for pid in [process.pid, *workers]:
                 with contextlib.suppress(ProcessLookupError):
