@@ -109,6 +109,8 @@ async def _read_pages(
         deadline=deadline,
         concurrency=settings.concurrency,
         stats=FetchStats(),
+        quorum=settings.quorum,
+        quorum_grace=settings.quorum_grace,
     )
     async with aclosing(results):
         async for result in results:

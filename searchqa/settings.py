@@ -83,6 +83,17 @@ class FetchSettings(BaseModel):
         default=6.0, gt=0, description="Overall deadline for fetching and extracting all pages"
     )
     page_timeout_s: float = Field(default=4.0, gt=0, description="Per-page fetch timeout")
+    quorum: float = Field(
+        default=0.75,
+        gt=0,
+        le=1,
+        description="Share of pages after which the rest get only a grace period (1 = all)",
+    )
+    quorum_grace: float = Field(
+        default=0.5,
+        ge=0,
+        description="That grace, as a multiple of the time the quorum took",
+    )
     concurrency: int = Field(default=8, ge=1, le=64, description="Pages fetched at once")
     max_redirects: int = Field(default=5, ge=0, le=20, description="Redirects followed per page")
     max_bytes: int = Field(

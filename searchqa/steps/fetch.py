@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -174,16 +175,22 @@ async def fetch_pages(
     deadline: float,
     concurrency: int,
     stats: FetchStats,
+    quorum: float = 1.0,
+    quorum_grace: float = 0.0,
 ) -> AsyncGenerator[PageResult, None]:
     """Fetch and extract ``hits``, at most ``concurrency`` at once; yield each as it completes.
 
     ``deadline`` is absolute (``loop.time()``) and covers fetching and extraction: at the
     deadline the pages still in flight, and those never started, are abandoned (counted in
-    ``stats.abandoned``, not yielded). Closing or cancelling the consumer cancels every fetch
-    before this returns. ``stats``: attempted = len(hits); fetched = bodies received; failed
-    (by reason) = fetch or extract failures.
+    ``stats.abandoned``, not yielded). Once a ``quorum`` share of the pages has finished, the
+    rest get ``quorum_grace`` times the time that took, then are abandoned too: one hanging
+    page should not hold the answer until the deadline. Closing or cancelling the consumer
+    cancels every fetch before this returns. ``stats``: attempted = len(hits); fetched = bodies
+    received; failed (by reason) = fetch or extract failures.
     """
     loop = asyncio.get_running_loop()
+    started, finished = loop.time(), 0
+    needed = max(1, math.ceil(quorum * len(hits)))
     stats.attempted += len(hits)
     waiting = list(enumerate(hits))
     waiting.reverse()
@@ -201,6 +208,11 @@ async def fetch_pages(
             )
             for task in sorted(done, key=lambda t: t.result().rank):
                 yield task.result()
+            finished += len(done)
+            if finished >= needed and finished < len(hits) and quorum < 1.0:
+                now = loop.time()
+                deadline = min(deadline, now + quorum_grace * (now - started))
+                needed = len(hits) + 1  # the grace is granted once
     finally:
         stats.abandoned += len(running) + len(waiting)
         for task in running:

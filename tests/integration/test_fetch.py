@@ -335,6 +335,8 @@ async def collect(
     deadline_s: float = 10.0,
     concurrency: int = 4,
     extract: Extractor = first_heading,
+    quorum: float = 1.0,
+    quorum_grace: float = 0.0,
 ) -> list[PageResult]:
     deadline = asyncio.get_running_loop().time() + deadline_s
     results = fetch_pages(
@@ -344,6 +346,8 @@ async def collect(
         deadline=deadline,
         concurrency=concurrency,
         stats=stats,
+        quorum=quorum,
+        quorum_grace=quorum_grace,
     )
     async with asyncio.timeout(deadline_s + 10), aclosing(results):
         return [result async for result in results]
@@ -402,6 +406,33 @@ async def test_the_deadline_keeps_finished_pages_and_abandons_the_rest(
     assert all(result.page is not None for result in results)
     assert stats.abandoned == 3
     assert stats.failed == 0
+
+
+async def test_after_the_quorum_a_hanging_page_gets_only_the_grace(fake_web: FakeWeb) -> None:
+    urls = ["/pages/english", "/slow/docs?delay=0.3", "/pages/chinese", "/hang"]
+    stats = FetchStats()
+    async with PageFetcher(settings(page_timeout_s=60)) as fetcher:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        results = await collect(
+            [hit(fake_web.url + url) for url in urls], fetcher, stats,
+            deadline_s=20.0, quorum=0.75, quorum_grace=0.5,
+        )  # fmt: skip
+        waited = loop.time() - started
+    assert sorted(result.rank for result in results) == [0, 1, 2]
+    assert stats.abandoned == 1
+    assert waited < 10  # far from the 20 s deadline: the hanging page was given up early
+
+
+async def test_a_full_quorum_waits_for_every_page_until_the_deadline(fake_web: FakeWeb) -> None:
+    urls = ["/pages/english", "/slow/docs?delay=1.5"]
+    stats = FetchStats()
+    async with PageFetcher(settings(page_timeout_s=60)) as fetcher:
+        results = await collect(
+            [hit(fake_web.url + url) for url in urls], fetcher, stats, deadline_s=10.0
+        )
+    assert sorted(result.rank for result in results) == [0, 1]
+    assert stats.abandoned == 0
 
 
 async def test_the_deadline_also_bounds_extraction(fetcher: PageFetcher, fake_web: FakeWeb) -> None:
