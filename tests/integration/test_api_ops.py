@@ -108,7 +108,12 @@ async def test_open_streams_and_failed_answers_show_in_metrics(world: World) -> 
                 first = await anext(frames)
                 during = (await http.get("/metrics")).text
                 rest = [frame async for frame in frames]
-            after = (await http.get("/metrics")).text
+            # The server closes its side just after the last frame: give it a moment.
+            for _ in range(40):
+                after = (await http.get("/metrics")).text
+                if sample(after, "searchqa_active_streams") == 0:
+                    break
+                await asyncio.sleep(0.05)
             world.llm.error_after_chunks = 1
             failed = await http.post("/v1/answer", json={"query": "Why is the sky blue?"})
             metrics = (await http.get("/metrics")).text
