@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from bench.service import Service, client_session, run_service, service_env
 from bench.simweb import WorldConfig, markdown_table, percentile, run_world
-from bench.stream_capacity import Service, client_session, run_service, service_env
 from tests.fakes.sglang import FakeSGLang
 
 QUESTION = "How do community gardens cool city blocks?"

@@ -29,8 +29,8 @@ from typing import Literal
 
 import aiohttp
 
+from bench.service import Service, client_session, rss_bytes, run_service, service_env
 from bench.simweb import World, WorldConfig, markdown_table, run_world
-from bench.stream_capacity import Service, client_session, rss_bytes, run_service, service_env
 from tests.fakes.redis import RedisServer
 from tests.fakes.sglang import FakeSGLang
 

@@ -7,35 +7,31 @@ fakes run in a third process. Baseline, same run, same N: clients streaming the 
 ``/v1/chat/completions`` directly. Clients start evenly over ``ramp_s``; each records when every
 token (``reasoning``/``answer`` event, or chunk with text) arrives.
 
-Added latency of token k of a stream: (arrival of token k - arrival of its first token) minus
-the median of the same offset over the baseline streams. A constant delay before the first
-token is not counted here (bench/first_token.py measures it); what is counted is every token
-that falls behind the pace the model sends at. Reproduce with::
+Added latency of a token: its offset in its stream (arrival - arrival of the stream's first
+token) minus the median offset of the same position over the baseline streams, less the median
+of that difference over its own stream. So a stream that is late as a whole adds nothing (the
+delay before the first token is bench/first_token.py's business, and shows here as "first
+token"), while a token that falls behind the pace the model sends at adds how far it fell
+behind. Gaps between tokens are also compared, leaving out the pause at ``</think>``.
+Reproduce with::
 
     python -m bench.stream_capacity
-
-Also here: running ``searchqa serve`` and its fakes for the service benchmarks.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import aiohttp
 
+from bench.service import Service, client_session, cpu_seconds, run_service, service_env
 from bench.simweb import World, WorldConfig, markdown_table, percentile, run_world
 from tests.fakes.sglang import FakeSGLang, tokenize
 
@@ -51,104 +47,6 @@ ANSWER = (
     "small ones spread over a neighbourhood make a difference that residents notice on "
     "summer afternoons."
 )
-SERVICE_START_S = 60.0
-
-
-# -- the service and its fakes -------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Service:
-    """A running ``searchqa serve`` process."""
-
-    url: str
-    pid: int
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def service_env(world: World, **extra: str) -> dict[str, str]:
-    """The environment that points ``searchqa serve`` at ``world``'s fakes, nothing else."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SEARCHQA_")}
-    return env | {
-        "SEARCHQA_LLM__BASE_URL": world.llm_base_url,
-        "SEARCHQA_SEARCH__ENGINES": "searxng",
-        "SEARCHQA_SEARCH__SEARXNG_URL": world.searxng_url,
-        "SEARCHQA_SERVER__SHUTDOWN_GRACE_S": "0",
-        "SEARCHQA_AUTH__ANONYMOUS_RATE_LIMIT": "0",  # one client address sends everything
-        **extra,
-    }
-
-
-@contextlib.asynccontextmanager
-async def run_service(env: dict[str, str]) -> AsyncIterator[Service]:
-    """``searchqa serve`` (one worker) on a free loopback port until the block ends."""
-    port = free_port()
-    command = [sys.executable, "-m", "searchqa.cli", "serve", "--host", "127.0.0.1"]
-    with tempfile.TemporaryDirectory(prefix="searchqa-bench-") as workdir:
-        log_path = Path(workdir, "serve.log")
-        with _log_file(log_path) as log:
-            process = await asyncio.create_subprocess_exec(
-                *command, "--port", str(port), "--workers", "1",
-                env=env,
-                cwd=workdir,  # no stray .env file is read
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        try:
-            url = f"http://127.0.0.1:{port}"
-            await _wait_until_healthy(url, process, log_path)
-            yield Service(url, process.pid)
-        finally:
-            if process.returncode is None:
-                process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-def _log_file(path: Path) -> BinaryIO:
-    return path.open("wb")
-
-
-def _log_tail(path: Path) -> str:
-    return path.read_text(errors="replace")[-2000:]
-
-
-async def _wait_until_healthy(url: str, process: asyncio.subprocess.Process, log: Path) -> None:
-    deadline = time.monotonic() + SERVICE_START_S
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline and process.returncode is None:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(url + "/healthz") as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    tail = _log_tail(log)
-    raise RuntimeError(f"searchqa serve did not start (exit {process.returncode}):\n{tail}")
-
-
-def rss_bytes(pid: int) -> int:
-    """Resident set size of process ``pid`` (VmRSS in /proc/<pid>/status)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-def client_session(*, timeout_s: float = 120) -> aiohttp.ClientSession:
-    """A client that holds as many connections as asked (no pool limit)."""
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
-    return aiohttp.ClientSession(
-        connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s)
-    )
 
 
 # -- streaming -----------------------------------------------------------------------------
@@ -220,12 +118,6 @@ def classify_chunk(line: bytes) -> int:
     return OTHER_LINE
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time process ``pid`` has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _run_clients(
     count: int, ramp_s: float, client: Callable[[int], Any]
 ) -> list[StreamTrace | BaseException]:
@@ -262,6 +154,8 @@ class LevelResult:
     server_cpu_s: float
     """CPU time the searchqa process used while ours ran."""
     ours_wall_s: float
+    load_before: float
+    """The machine's one-minute load average when the level started."""
 
 
 def _ok(traces: Sequence[StreamTrace | BaseException]) -> list[StreamTrace]:
@@ -330,11 +224,12 @@ async def _level(
             session, service.url + "/v1/answer", body, classify=classify_event
         )
 
+    load = os.getloadavg()[0]
     base = await _run_clients(n, config.ramp_s, baseline)
     cpu, wall = cpu_seconds(service.pid), time.perf_counter()
     traced = await _run_clients(n, config.ramp_s, ours)
     cpu, wall = cpu_seconds(service.pid) - cpu, time.perf_counter() - wall
-    return LevelResult(n, base, traced, cpu, wall)
+    return LevelResult(n, base, traced, cpu, wall, load)
 
 
 async def measure_capacity(config: CapacityConfig) -> list[LevelResult]:
@@ -439,12 +334,13 @@ def report(levels: Sequence[LevelResult], config: CapacityConfig) -> str:
         for s in summaries
     ]  # fmt: skip
     load_headers = ["streams", "first token p99 ms base/ours", "last token p50 s base/ours",
-                    "searchqa CPU (1.0 = a core)", "searchqa CPU µs per token"]  # fmt: skip
+                    "searchqa CPU (1.0 = a core)", "searchqa CPU µs per token",
+                    "machine load before"]  # fmt: skip
     load_rows = [
         [str(s.clients), _pair(s.first_token_p99_s),
          f"{s.last_token_p50_s[0]:.2f} / {s.last_token_p50_s[1]:.2f}",
-         f"{s.server_cpu_share:.2f}", f"{s.cpu_per_token_s * 1e6:.0f}"]
-        for s in summaries
+         f"{s.server_cpu_share:.2f}", f"{s.cpu_per_token_s * 1e6:.0f}", f"{level.load_before:.2f}"]
+        for s, level in zip(summaries, levels, strict=True)
     ]  # fmt: skip
     late = [s.clients for s in summaries if not s.on_time]
     best = max((s.clients for s in summaries if s.on_time), default=0)
@@ -453,7 +349,8 @@ def report(levels: Sequence[LevelResult], config: CapacityConfig) -> str:
     return "\n".join(
         [
             f"fake SGLang: {config.tokens_per_s:g} tokens/s per stream, {tokens} tokens per "
-            f"reply (reasoning, then answer); clients start evenly over {config.ramp_s:g} s",
+            f"reply (reasoning, then answer); clients start evenly over {config.ramp_s:g} s; "
+            f"{os.cpu_count()} cores",
             "",
             markdown_table(headers, rows),
             "",

@@ -114,10 +114,14 @@ def create_app(
         app.state.limiter = state.limiter
         access.announce()
         log.info("serving answers with %s state", state.kind)
+        # Start the extraction workers now, in the background, not on the first question.
+        warm_up = asyncio.create_task(pipeline.extractor.warm_up())
         try:
             with drain_on_signals(sessions):
                 yield
         finally:
+            warm_up.cancel()
+            await asyncio.gather(warm_up, return_exceptions=True)
             await sessions.aclose()
             await metrics.aclose()
             await state.aclose()
