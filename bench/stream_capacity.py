@@ -137,7 +137,7 @@ async def _run_clients(
 
 @dataclass(frozen=True, slots=True)
 class CapacityConfig:
-    levels: tuple[int, ...] = (25, 50, 100, 200, 300)
+    levels: tuple[int, ...] = (25, 50, 100, 200, 250, 300)
     tokens_per_s: float = 20.0
     ramp_s: float = 3.0
     reasoning: str = REASONING
@@ -369,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--levels",
         type=lambda text: tuple(int(n) for n in text.split(",")),
         default=defaults.levels,
-        help="comma-separated stream counts (default: 25,50,100,200,300)",
+        help="comma-separated stream counts (default: 25,50,100,200,250,300)",
     )
     parser.add_argument("--ramp", type=float, default=defaults.ramp_s, metavar="S")
     args = parser.parse_args(argv)

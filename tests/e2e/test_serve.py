@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
 
 from searchqa.events import (
@@ -23,6 +18,7 @@ from searchqa.events import (
 )
 from tests.e2e.conftest import World
 from tests.fakes.searxng import FakeSearxng, searx_result
+from tests.fakes.served import ServeProcess, free_port
 from tests.fakes.server import serve
 from tests.fakes.sglang import FakeSGLang
 from tests.fakes.web import fake_web_app
@@ -33,54 +29,11 @@ EXITED_CLEANLY = (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it ha
 LONG_ANSWER = "Shade and water cool the block [citation:1]." + " More detail follows here." * 20
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Served:
-    """``searchqa serve`` on a free port, its output in a file."""
+class Served(ServeProcess):
+    """``searchqa serve`` for this module's world, with extra settings."""
 
     def __init__(self, world: World, *args: str, **env: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = world.home / f"serve-{self.port}.log"
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "searchqa.cli", "serve", "--port", str(self.port), *args],
-                env=world.env(**env),
-                cwd=world.home,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"serve exited early:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1, trust_env=False).is_success:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"serve did not come up:\n{self.output()}")
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
-
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=30, trust_env=False)
+        super().__init__(world.home, world.env(**env), *args)
 
 
 @pytest.fixture(scope="module")

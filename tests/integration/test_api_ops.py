@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +17,7 @@ from searchqa.api.app import create_app
 from searchqa.events import DoneEvent, ErrorEvent, MetaEvent
 from tests.fakes.redis import run_redis
 from tests.fakes.searxng import FakeSearxng, searx_result
+from tests.fakes.served import ServeProcess
 from tests.fakes.server import serve
 from tests.fakes.sglang import FakeSGLang
 from tests.fakes.web import fake_web_app
@@ -38,7 +33,6 @@ from tests.integration.api_support import (
 QUESTION = "How do community gardens cool cities?"
 SECRET = "sk-live-0123456789abcdef"
 LLM_SECRET = "llm-key-fedcba9876543210"
-SERVE = (sys.executable, "-m", "searchqa.cli", "serve")
 EVENT_TYPES = ("meta", "status", "sources", "reasoning", "answer", "citation", "done", "error")
 
 
@@ -186,58 +180,8 @@ async def test_schema_documents_every_route_and_the_event_stream(world: World) -
 # -- two workers: metrics summed through Redis, JSON logs --------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class TwoWorkers:
-    """``searchqa serve --workers 2`` sharing a Redis; stderr in a file of its own."""
-
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.stderr_path = home / "serve.stderr"
-        with self.stderr_path.open("wb") as err:
-            self.process = subprocess.Popen(
-                [*SERVE, "--port", str(self.port), "--workers", "2"],
-                env=env,
-                cwd=home,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"serve exited early:\n{self.stderr()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1, trust_env=False).is_success:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"serve did not come up:\n{self.stderr()}")
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.stderr().splitlines() if line.strip()]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture(scope="module")
-def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoWorkers]:
+def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     home = tmp_path_factory.mktemp("ops")
     searx, llm = FakeSearxng(), FakeSGLang()
     llm.api_key = LLM_SECRET
@@ -262,14 +206,14 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoWorkers]:
             SEARCHQA_PROMPT__TIMEZONE="UTC",
             SEARCHQA_REDIS__URL=redis.url,
         )
-        served = TwoWorkers(home, env)
+        served = ServeProcess(home, env, "--workers", "2")
         try:
             yield served
         finally:
             served.stop()
 
 
-async def test_metrics_sum_the_requests_both_workers_served(workers: TwoWorkers) -> None:
+async def test_metrics_sum_the_requests_both_workers_served(workers: ServeProcess) -> None:
     route = "/v1/answers/{request_id}"
     sent = 0
     pids: set[int] = set()
@@ -303,7 +247,7 @@ async def test_metrics_sum_the_requests_both_workers_served(workers: TwoWorkers)
 
 
 async def test_logs_are_json_lines_with_request_ids_and_without_secrets(
-    workers: TwoWorkers,
+    workers: ServeProcess,
 ) -> None:
     async with client(workers.url) as http:
         response = await http.post(
@@ -336,6 +280,6 @@ async def test_logs_are_json_lines_with_request_ids_and_without_secrets(
     read = next(line for line in access if line["path"] == f"/v1/answers/{answer_id}")
     assert read["request_id"] != "ops-check-1"  # every request gets its own
     assert any(line.get("route") == "unmatched" for line in access)
-    output = workers.stderr()
+    output = workers.output()
     assert SECRET not in output
     assert LLM_SECRET not in output
