@@ -16,6 +16,7 @@ from searchqa.engines.cached import CachedSearchEngine, cache_engines
 from searchqa.engines.local import LocalEngine
 from searchqa.engines.searxng import SearxngEngine
 from searchqa.errors import SearchError
+from searchqa.events import DoneEvent
 from searchqa.settings import (
     CacheSettings,
     FetchSettings,
@@ -33,7 +34,7 @@ from tests.fakes.searxng import FakeSearxng, searx_result
 from tests.fakes.server import serve
 from tests.fakes.sglang import FakeSGLang
 from tests.fakes.web import REQUEST_LOG, fake_web_app
-from tests.integration.api_support import AppServer
+from tests.integration.api_support import AppServer, events_of, iter_frames
 
 QUESTION = "How do community gardens cool cities?"
 OTHER_QUESTION = "Why do green roofs lower energy bills?"
@@ -51,6 +52,7 @@ def sample(text: str, name: str, **labels: str) -> float:
 @dataclass
 class CacheWorld:
     searx: FakeSearxng
+    llm: FakeSGLang
     web_requests: list[str]
     settings: Settings
 
@@ -76,7 +78,7 @@ def cache_world(redis_url: str | None = None) -> Iterator[CacheWorld]:
             redis=RedisSettings(url=redis_url, op_timeout_s=0.2),
             cache=CacheSettings(),
         )
-        yield CacheWorld(searx, web_app[REQUEST_LOG], settings)
+        yield CacheWorld(searx, llm, web_app[REQUEST_LOG], settings)
 
 
 async def ask(server: AppServer, *questions: str) -> tuple[list[dict[str, object]], str]:
@@ -128,6 +130,30 @@ async def test_answers_go_on_without_redis(redis_server: RedisServer) -> None:
         if series.name == "searchqa_state_errors_total"
     )
     assert failures >= 1  # counted, whichever operation met the outage first
+
+
+async def test_redis_dying_mid_answer_does_not_break_the_answer(
+    redis_server: RedisServer,
+) -> None:
+    with cache_world(redis_server.url) as world, AppServer(create_app(world.settings)) as server:
+        world.llm.token_delay_s = 0.02
+        world.llm.answer = "Shade cools the block [citation:1]." + " More on that." * 30
+        async with httpx.AsyncClient(base_url=server.url, timeout=30, trust_env=False) as http:
+            async with http.stream("POST", "/v1/answer", json={"query": QUESTION}) as stream:
+                frames = iter_frames(stream)
+                seen = [await anext(frames)]
+                while seen[-1].event != "answer":
+                    seen.append(await anext(frames))
+                redis_server.kill()
+                seen += [frame async for frame in frames]
+            ready = await http.get("/readyz")
+
+    events = events_of(seen)
+    done = events[-1]
+    assert isinstance(done, DoneEvent)
+    assert done.answer.endswith("More on that.")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["state"]["ok"] is False
 
 
 async def test_cached_engine_reuses_only_complete_successful_results() -> None:
