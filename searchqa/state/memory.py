@@ -112,6 +112,11 @@ class _Stream:
         return self.expires > now or self.readers > 0
 
 
+MAX_FINISHED_STREAMS = 2000
+"""Finished streams kept for replay in one process (the oldest go first, TTL or not): about
+5 KB each, so memory stays bounded however long the TTL."""
+
+
 class MemoryEventLog:
     """Streams in a dict; blocked readers wait on the stream's condition.
 
@@ -119,11 +124,19 @@ class MemoryEventLog:
     that has not started yet holds a placeholder only while it waits.
     """
 
-    def __init__(self, *, stream_ttl_s: float = 3600.0, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        stream_ttl_s: float = 3600.0,
+        clock: Clock = time.monotonic,
+        max_finished: int = MAX_FINISHED_STREAMS,
+    ) -> None:
         self._streams: dict[str, _Stream] = {}
         self._ttl_s = stream_ttl_s
         self._clock = clock
         self._sweeper = _Sweeper(clock)
+        self._finished: dict[str, None] = {}  # insertion-ordered: oldest first
+        self._max_finished = max_finished
 
     def _find(self, stream_id: str) -> _Stream | None:
         now = self._clock()
@@ -157,6 +170,11 @@ class MemoryEventLog:
             stream.finished = True
             stream.expires = self._clock() + self._ttl_s
             stream.changed.notify_all()
+        self._finished[stream_id] = None
+        while len(self._finished) > self._max_finished:
+            oldest = next(iter(self._finished))
+            del self._finished[oldest]
+            self._streams.pop(oldest, None)
 
     async def read(self, stream_id: str, *, after: int, block_s: float = 0) -> EventBatch:
         after = max(after, 0)

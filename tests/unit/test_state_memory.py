@@ -170,3 +170,14 @@ def test_keys_are_short_and_never_carry_the_raw_text() -> None:
     assert len(set(keys)) == 4
     assert search_key("ddg", "a  b", "en") == search_key("ddg", "a b", "en")
     assert search_key("ddg", "A b", "en") != search_key("ddg", "a b", "en")
+
+
+async def test_only_the_newest_finished_streams_are_kept() -> None:
+    log = MemoryEventLog(stream_ttl_s=3600, max_finished=3)
+    for number in range(5):
+        await log.append(f"s{number}", "event")
+        await log.finish(f"s{number}")
+    await log.append("running", "event")
+    kept = [(await log.read(f"s{n}", after=0)).exists for n in range(5)]
+    assert kept == [False, False, True, True, True]
+    assert (await log.read("running", after=0)).exists
