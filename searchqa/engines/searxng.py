@@ -19,7 +19,7 @@ from searchqa.errors import SearchError
 from searchqa.events import Language
 
 LANGUAGES: dict[Language, str] = {"zh": "zh-CN", "en": "en"}
-_USER_AGENT = "searchqa/0.1 (+https://github.com/searchqa)"
+_USER_AGENT = "searchqa/0.1"
 
 
 class SearxngEngine:
