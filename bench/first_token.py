@@ -59,11 +59,18 @@ class StreamClock:
         return await self._model.describe()
 
     async def stream(
-        self, prompt: str, *, max_tokens: int, history: Sequence[Turn] = ()
+        self,
+        prompt: str,
+        *,
+        max_tokens: int,
+        history: Sequence[Turn] = (),
+        temperature: float | None = None,
     ) -> AsyncGenerator[ModelDelta, None]:
         self.opened_at = time.perf_counter()
         self.prompt, self.max_tokens = prompt, max_tokens
-        stream = self._model.stream(prompt, max_tokens=max_tokens, history=history)
+        stream = self._model.stream(
+            prompt, max_tokens=max_tokens, history=history, temperature=temperature
+        )
         async with aclosing(stream) as deltas:
             async for delta in deltas:
                 yield delta

@@ -33,6 +33,11 @@ def validate_question(question: str) -> str:
     return text
 
 
+def clamp_temperature(value: float | None) -> float | None:
+    """A requested temperature kept within DeepSeek's 0.5-0.7 (None: the configured one)."""
+    return None if value is None else min(max(value, 0.5), 0.7)
+
+
 def error_event(exc: SearchQAError) -> ErrorEvent:
     service = exc.service if isinstance(exc, UpstreamError) else None
     return ErrorEvent(code=exc.code, message=exc.message, retryable=exc.retryable, service=service)
@@ -45,6 +50,7 @@ async def answer(
     request_id: str | None = None,
     max_sources: int | None = None,
     history: Sequence[Turn] = (),
+    temperature: float | None = None,
 ) -> AsyncGenerator[Event, None]:
     """Answer a web question: ``meta status* sources ... (done|error)``.
 
@@ -82,6 +88,7 @@ async def answer(
             async for item in steps:
                 if isinstance(item, PreparedPrompt):
                     prepared = item
+                    prepared.temperature = clamp_temperature(temperature)
                 else:
                     yield item
         assert prepared is not None

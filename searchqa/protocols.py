@@ -55,10 +55,16 @@ class ChatModel(Protocol):
         ...
 
     def stream(
-        self, prompt: str, *, max_tokens: int, history: Sequence[Turn] = ()
+        self,
+        prompt: str,
+        *,
+        max_tokens: int,
+        history: Sequence[Turn] = (),
+        temperature: float | None = None,
     ) -> AsyncGenerator[ModelDelta, None]:
         """Stream a reply to ``prompt`` after earlier ``history`` turns (never a system prompt).
 
+        ``temperature`` overrides the configured one (callers keep it in DeepSeek's 0.5-0.7).
         Raise LLMError on failure.
         """
         ...

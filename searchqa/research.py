@@ -40,6 +40,8 @@ class PreparedPrompt:
     max_tokens: int
     history: Sequence[Turn] = ()
     """Earlier turns of the conversation, sent before the prompt."""
+    temperature: float | None = None
+    """A per-request temperature (already within 0.5-0.7); None for the configured one."""
     flags: list[str] = field(default_factory=list)
     search_ms: float | None = None
     fetch_ms: float | None = None

@@ -33,7 +33,12 @@ async def respond(
     answering = False
 
     yield StatusEvent(stage="think")
-    stream = model.stream(prepared.prompt, max_tokens=prepared.max_tokens, history=prepared.history)
+    stream = model.stream(
+        prepared.prompt,
+        max_tokens=prepared.max_tokens,
+        history=prepared.history,
+        temperature=prepared.temperature,
+    )
     async with aclosing(stream):
         async for delta in stream:
             if delta.usage is not None:

@@ -14,8 +14,8 @@ How ``messages`` map to an ``AnswerRequest``:
 
 Other fields: unknown ones are ignored, as OpenAI-compatible servers usually do. ``model`` may
 name anything; replies always name ``searchqa``. ``temperature`` is clamped into DeepSeek's
-recommended 0.5-0.7 instead of being refused; the answer samples with the server's configured
-temperature, which settings already keep in that range. ``max_tokens`` and
+recommended 0.5-0.7 instead of being refused, and the model samples with it (absent: the
+server's configured temperature). ``max_tokens`` and
 ``max_completion_tokens`` are accepted and ignored: R1 spends most of its tokens thinking, so a
 client's cap (often tiny, e.g. for title generation) would cut the answer before it starts; the
 server's own output budget applies.
@@ -124,6 +124,7 @@ def to_answer_request(request: ChatCompletionRequest) -> AnswerRequest:
     return AnswerRequest(
         query=request.messages[last_user].text(),
         history=history[-MAX_HISTORY_TURNS:],
+        temperature=request.temperature,
     )
 
 

@@ -23,6 +23,8 @@ class AnswerRequest:
     """Search engines to use, in order; None for the configured ones."""
     max_sources: int | None = None
     no_cache: bool = False
+    temperature: float | None = None
+    """Sampling temperature (kept within DeepSeek's 0.5-0.7); None for the configured one."""
 
 
 AnswerSource = Callable[[AnswerRequest], AsyncGenerator[Event, None]]

@@ -135,6 +135,7 @@ class AnswerSessions:
             request_id=stream_id,
             max_sources=request.max_sources,
             history=request.history,
+            temperature=request.temperature,
         )
         return await self._start(stream_id, events, key=key)
 

@@ -102,7 +102,12 @@ class LlamaCppChatModel:
         )
 
     async def stream(
-        self, prompt: str, *, max_tokens: int, history: Sequence[Turn] = ()
+        self,
+        prompt: str,
+        *,
+        max_tokens: int,
+        history: Sequence[Turn] = (),
+        temperature: float | None = None,
     ) -> AsyncGenerator[ModelDelta, None]:
         async with self._generation:
             llama = await asyncio.to_thread(self.llama)
@@ -113,7 +118,8 @@ class LlamaCppChatModel:
             def produce() -> None:
                 try:
                     rendered = render_chatml(prompt, history)
-                    for piece in self._generate(llama, rendered, max_tokens, stop):
+                    sampling = self._temperature if temperature is None else temperature
+                    for piece in self._generate(llama, rendered, max_tokens, sampling, stop):
                         loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
                 except Exception as exc:  # handed to the consumer, raised there
                     loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
@@ -133,7 +139,12 @@ class LlamaCppChatModel:
                 await asyncio.shield(worker)
 
     def _generate(
-        self, llama: Llama, rendered: str, max_tokens: int, stop: threading.Event
+        self,
+        llama: Llama,
+        rendered: str,
+        max_tokens: int,
+        temperature: float,
+        stop: threading.Event,
     ) -> Iterator[ModelDelta]:
         prompt_tokens = len(llama.tokenize(rendered.encode("utf-8"), special=True))
         room = self._context_tokens - prompt_tokens
@@ -148,7 +159,7 @@ class LlamaCppChatModel:
         chunks = llama.create_completion(
             rendered,
             max_tokens=min(max_tokens, room),
-            temperature=self._temperature,
+            temperature=temperature,
             top_p=self._top_p,
             repeat_penalty=REPEAT_PENALTY,
             stop=[_END],

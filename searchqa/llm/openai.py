@@ -53,7 +53,12 @@ class OpenAIChatModel:
         return self._info
 
     async def stream(
-        self, prompt: str, *, max_tokens: int, history: Sequence[Turn] = ()
+        self,
+        prompt: str,
+        *,
+        max_tokens: int,
+        history: Sequence[Turn] = (),
+        temperature: float | None = None,
     ) -> AsyncGenerator[ModelDelta, None]:
         """Stream a reply to ``prompt`` after ``history``: reasoning, answer, then usage."""
         settings = self._settings
@@ -72,7 +77,7 @@ class OpenAIChatModel:
             "stream": True,
             "stream_options": {"include_usage": True},
             "max_tokens": max_tokens,
-            "temperature": settings.temperature,
+            "temperature": settings.temperature if temperature is None else temperature,
             "top_p": settings.top_p,
         }
         decoder = ReplyDecoder(text_completion=settings.raw_prompt)

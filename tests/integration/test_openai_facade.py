@@ -59,7 +59,13 @@ class PipelineSource:
         self.received.append(request)
         outcome = "abandoned"
         try:
-            events = answer(request.query, pipeline=self.pipeline, max_sources=request.max_sources)
+            events = answer(
+                request.query,
+                pipeline=self.pipeline,
+                max_sources=request.max_sources,
+                history=request.history,
+                temperature=request.temperature,
+            )
             async with aclosing(events):
                 async for event in events:
                     if isinstance(event, DoneEvent | ErrorEvent):
@@ -299,6 +305,17 @@ async def test_unknown_fields_any_model_and_wild_temperature_are_accepted(world:
     )
     assert completion.model == "searchqa"
     assert completion.choices[0].message.content == CITED_ANSWER  # max_tokens did not cut it
+    assert world.llm.requests[-1].body["temperature"] == 0.7  # clamped, then used
+
+
+async def test_the_requested_temperature_reaches_the_model(world: World) -> None:
+    messages: Any = [{"role": "user", "content": "What is the capital of France?"}]
+    await world.client().chat.completions.create(
+        model="searchqa", messages=messages, temperature=0.55
+    )
+    assert world.llm.requests[-1].body["temperature"] == 0.55
+    await world.client().chat.completions.create(model="searchqa", messages=messages)
+    assert world.llm.requests[-1].body["temperature"] == 0.6  # the configured one
 
 
 async def test_upstream_error_mid_stream_raises_in_the_client(world: World) -> None:
