@@ -14,7 +14,7 @@ from rich.console import Console
 from searchqa.answer import answer, answer_file, validate_question
 from searchqa.errors import InvalidRequestError, LLMError, UpstreamError
 from searchqa.events import DoneEvent, ErrorEvent, Event
-from searchqa.files import read_local_document
+from searchqa.files import read_local_document, read_local_file
 from searchqa.index.build import index_sources
 from searchqa.index.seed import seed_index_if_empty
 from searchqa.pipeline import Pipeline
@@ -56,7 +56,7 @@ async def ask(args: argparse.Namespace, question: str) -> int:
     async with Pipeline.from_settings(settings) as pipeline:
         events: AsyncGenerator[Event, None]
         if args.file:
-            document = read_local_document(Path(args.file))
+            document = await read_local_file(Path(args.file), extractor=pipeline.extractor)
             events = answer_file(
                 question,
                 file_name=document.name,
@@ -158,7 +158,7 @@ async def extract(args: argparse.Namespace) -> int:
                 raise UpstreamError(f"{target}: {exc.message}", code=f"fetch_{exc.reason}") from exc
         url, body, content_type = fetched.url, fetched.text, fetched.content_type
     else:
-        document = read_local_document(Path(target), extract=False)
+        document = read_local_document(Path(target))
         url, body, content_type = document.url, document.text, document.content_type
     extracted = await asyncio.to_thread(extract_main_text, body, url, content_type)
     if extracted is None or not extracted.text.strip():

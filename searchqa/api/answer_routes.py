@@ -37,9 +37,9 @@ from searchqa.api.problems import problem_response, problem_specs
 from searchqa.api.requests import AnswerRequest
 from searchqa.api.sessions import AnswerSessions, Ticket, UnknownAnswerError
 from searchqa.api.sse import KEEPALIVE, SSE_HEADERS, SSE_MEDIA_TYPE, encode_event, parse_event_id
-from searchqa.api.uploads import read_upload
 from searchqa.errors import InvalidRequestError
 from searchqa.settings import Settings
+from searchqa.uploads import read_upload
 
 JSON_BODY_LIMIT = 2 * 1024 * 1024
 STREAM_DESCRIPTION = (

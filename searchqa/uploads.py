@@ -1,4 +1,4 @@
-"""Uploaded files as text: plain text, Markdown, HTML (main text) and PDF (pypdf)."""
+"""Files as text (uploads and local files): plain text, Markdown, HTML (main text), PDF (pypdf)."""
 
 from __future__ import annotations
 
