@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from searchqa.documents import Page
-from searchqa.index.files import parse_plain_document
+from searchqa.files import parse_plain_document
 from searchqa.llm.embedded import (
     REPEAT_PENALTY,
     LlamaCppChatModel,

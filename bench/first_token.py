@@ -37,7 +37,7 @@ from bench.simweb import (
 )
 from searchqa.answer import answer
 from searchqa.events import AnswerEvent
-from searchqa.pipeline import Pipeline
+from searchqa.kit import AnswerKit
 from searchqa.protocols import ChatModel, ModelDelta, ModelInfo, Turn
 from tests.fakes.sglang import FakeSGLang
 
@@ -101,9 +101,9 @@ class FirstTokenRun:
         return self.ours_s - self.baseline_s
 
 
-async def _ours(pipeline: Pipeline, clock: StreamClock) -> tuple[float, float]:
+async def _ours(kit: AnswerKit, clock: StreamClock) -> tuple[float, float]:
     started = time.perf_counter()
-    events = answer(QUESTION, pipeline=pipeline)
+    events = answer(QUESTION, kit=kit)
     async with aclosing(events):
         async for event in events:
             if isinstance(event, AnswerEvent):
@@ -125,9 +125,9 @@ async def _baseline(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -
     raise RuntimeError("the stream had no content token")
 
 
-def _same_request(clock: StreamClock, model: str, pipeline: Pipeline) -> dict[str, Any]:
+def _same_request(clock: StreamClock, model: str, kit: AnswerKit) -> dict[str, Any]:
     """The body answer() sent, so the server does the same work for the baseline."""
-    llm = pipeline.settings.llm
+    llm = kit.settings.llm
     return {
         "model": model,
         "messages": [{"role": "user", "content": clock.prompt}],
@@ -143,21 +143,21 @@ async def _measure(world: World, config: FirstTokenConfig) -> list[FirstTokenRun
     settings = pipeline_settings(world, max_results=1, deadline_s=6.0)
     runs: list[FirstTokenRun] = []
     async with (
-        Pipeline.from_settings(settings) as pipeline,
+        AnswerKit.from_settings(settings) as kit,
         httpx.AsyncClient(timeout=30) as client,
     ):
-        clock = StreamClock(pipeline.model)
-        pipeline.model = clock
+        clock = StreamClock(kit.model)
+        kit.model = clock
         model_id = (await clock.describe()).id
         url = f"{world.llm_base_url}/chat/completions"
-        await _ours(pipeline, clock)  # starts the extraction workers and connections
-        body = _same_request(clock, model_id, pipeline)
+        await _ours(kit, clock)  # starts the extraction workers and connections
+        body = _same_request(clock, model_id, kit)
         for number in range(config.warm_up_runs + config.runs):
             if number % 2:  # alternate the order, so drift does not favour either side
                 baseline = await _baseline(client, url, body)
-                ours, request = await _ours(pipeline, clock)
+                ours, request = await _ours(kit, clock)
             else:
-                ours, request = await _ours(pipeline, clock)
+                ours, request = await _ours(kit, clock)
                 baseline = await _baseline(client, url, body)
             if number >= config.warm_up_runs:
                 runs.append(FirstTokenRun(ours, baseline, request))

@@ -27,8 +27,9 @@ from pathlib import Path
 
 from bench.corpus import CorpusGenerator, CorpusQuery, write_documents
 from searchqa.engines.local import LocalEngine
+from searchqa.files import parse_plain_document
 from searchqa.index.build import IndexReport, index_sources
-from searchqa.index.files import discover_files, parse_plain_document
+from searchqa.index.files import discover_files
 from searchqa.index.store import IndexStore
 from searchqa.index.tokenize import match_expression, query_terms
 from searchqa.settings import IndexSettings, Settings

@@ -1,7 +1,7 @@
 """Event-loop lag while many questions extract pages at once.
 
 A probe coroutine sleeps 5 ms in a loop and records how late it wakes up, first on an idle loop
-(baseline), then while 20 research() runs share one pipeline against the simulated web (larger
+(baseline), then while 20 prepare() runs share one pipeline against the simulated web (larger
 pages, 50-200 KB): with the extraction process pool as shipped, cold (workers start during the
 run) and warm, and finally with the same extraction called on the event loop itself, which is
 what the pool exists to avoid. Reproduce with::
@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import time
 from collections.abc import Sequence
-from contextlib import aclosing
 from dataclasses import dataclass
 
 from bench.simweb import (
@@ -28,12 +27,11 @@ from bench.simweb import (
     pipeline_settings,
     run_world,
 )
-from searchqa.pipeline import Pipeline
-from searchqa.research import PreparedPrompt, Stopwatch, research
+from searchqa.answer import Question, prepare
+from searchqa.documents import PreparedPrompt
+from searchqa.kit import AnswerKit
 from searchqa.settings import FetchSettings
 from searchqa.steps.extract import ExtractedText, PageExtractor
-from searchqa.steps.language import detect_language
-from searchqa.steps.prompt import format_date, today_in_zone
 from tests.fakes.sglang import FakeSGLang
 
 MAX_SAMPLES = 100_000
@@ -89,21 +87,8 @@ async def _probe(
         busy.append(time.thread_time() - cpu_before)
 
 
-async def _prepare(question: str, pipeline: Pipeline) -> PreparedPrompt:
-    language = detect_language(question)
-    steps = research(
-        question,
-        language=language,
-        cur_date=format_date(today_in_zone(None), language),
-        model=await pipeline.model.describe(),
-        pipeline=pipeline,
-        stopwatch=Stopwatch(),
-    )
-    async with aclosing(steps):
-        async for item in steps:
-            if isinstance(item, PreparedPrompt):
-                return item
-    raise RuntimeError("research() ended without a prompt")
+async def _prepare(question: str, kit: AnswerKit) -> PreparedPrompt:
+    return await prepare(Question.of(question), kit)
 
 
 async def _probe_while(name: str, interval_s: float, work: asyncio.Future[int]) -> LagRun:
@@ -132,15 +117,15 @@ async def _questions_at_once(
     settings = pipeline_settings(
         world, max_results=config.pages_per_question, deadline_s=config.deadline_s
     )
-    async with Pipeline.from_settings(settings) as pipeline:
-        pipeline.extractor.close()
-        pipeline.extractor = extractor
-        await pipeline.model.describe()
+    async with AnswerKit.from_settings(settings) as kit:
+        kit.extractor.close()
+        kit.extractor = extractor
+        await kit.model.describe()
         if warm:
             await extractor.warm_up()
 
         async def run_all() -> int:
-            prompts = await asyncio.gather(*(_prepare(q, pipeline) for q in questions))
+            prompts = await asyncio.gather(*(_prepare(q, kit) for q in questions))
             return sum(len(prompt.sources) for prompt in prompts)
 
         return await _probe_while(name, config.interval_s, asyncio.ensure_future(run_all()))

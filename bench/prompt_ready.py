@@ -1,10 +1,10 @@
-"""Prompt-ready time: how soon after its last usable page arrives the research step is done.
+"""Prompt-ready time: how soon after its last usable page arrives the prompt is prepared.
 
-Runs the real research step (fake SearXNG, real PageFetcher, real PageExtractor process pool,
-real packing with DeepSeek's tokenizer) against the simulated web, one question at a time, and
-compares per question:
+Runs the real preparation, ``prepare_steps`` (fake SearXNG, real PageFetcher, real
+PageExtractor process pool, real packing with DeepSeek's tokenizer) against the simulated web,
+one question at a time, and compares per question:
 
-- ours: request start until ``research()`` yields the PreparedPrompt;
+- ours: request start until ``prepare_steps()`` yields the PreparedPrompt;
 - baseline: request start until the last page that made it into the prompt had been fetched
   and extracted (the earliest moment any pipeline could have built this same prompt).
 
@@ -35,13 +35,11 @@ from bench.simweb import (
     pipeline_settings,
     run_world,
 )
-from searchqa.documents import FetchedPage, Page
+from searchqa.answer import Question, prepare_steps
+from searchqa.documents import FetchedPage, Page, PreparedPrompt, Stopwatch
 from searchqa.events import StatusEvent
-from searchqa.pipeline import Pipeline
-from searchqa.research import PreparedPrompt, Stopwatch, research
+from searchqa.kit import AnswerKit
 from searchqa.steps.extract import PageExtractor
-from searchqa.steps.language import detect_language
-from searchqa.steps.prompt import format_date, today_in_zone
 from tests.fakes.sglang import FakeSGLang
 
 
@@ -124,24 +122,15 @@ class PromptReadyResult:
 async def _time_question(
     question: str,
     urls: Sequence[str],
-    pipeline: Pipeline,
+    kit: AnswerKit,
     extractor: TimedExtractor,
     hanging: int,
 ) -> QuestionTiming:
-    language = detect_language(question)
-    cur_date = format_date(today_in_zone(None), language)
-    info = await pipeline.model.describe()
+    info = await kit.model.describe()
     start = time.perf_counter()
     read_at = ready_at = start
     prepared: PreparedPrompt | None = None
-    steps = research(
-        question,
-        language=language,
-        cur_date=cur_date,
-        model=info,
-        pipeline=pipeline,
-        stopwatch=Stopwatch(),
-    )
+    steps = prepare_steps(Question.of(question), kit, model=info, stopwatch=Stopwatch())
     async with aclosing(steps):
         async for item in steps:
             if isinstance(item, StatusEvent) and item.stage == "read":
@@ -184,17 +173,17 @@ async def measure_prompt_ready(config: PromptReadyConfig) -> PromptReadyResult:
         settings = pipeline_settings(
             web, max_results=per, deadline_s=config.deadline_s, page_timeout_s=config.page_timeout_s
         )
-        async with Pipeline.from_settings(settings) as pipeline:
-            pipeline.extractor.close()
-            extractor = TimedExtractor(workers=pipeline.settings.fetch.extract_workers)
-            pipeline.extractor = extractor
+        async with AnswerKit.from_settings(settings) as kit:
+            kit.extractor.close()
+            extractor = TimedExtractor(workers=kit.settings.fetch.extract_workers)
+            kit.extractor = extractor
             if config.warm_up:
                 await extractor.warm_up()
             timings = []
             for n, (question, paths) in enumerate(answers.items()):
                 hanging = sum(page.hangs for page in pages[n * per : (n + 1) * per])
                 urls = [web.url + path for path in paths]
-                timings.append(await _time_question(question, urls, pipeline, extractor, hanging))
+                timings.append(await _time_question(question, urls, kit, extractor, hanging))
     return PromptReadyResult(config=config, questions=timings, pages_served=len(pages))
 
 

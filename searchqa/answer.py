@@ -1,52 +1,96 @@
-"""The whole flow, top to bottom: one question in, one ordered event stream out."""
+"""The whole flow, top to bottom: one question in, one ordered event stream out.
+
+``prepare`` does everything before the model: language, date, model, search, read, pack.
+``answer`` streams its progress, then the model's reply as cited events. Invalid input raises
+``InvalidRequestError`` when ``answer`` is called; an unreachable model raises before the first
+event; every later failure ends the stream with an ``error`` event.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 
+from searchqa.documents import FetchStats, Page, PreparedPrompt, Stopwatch
 from searchqa.errors import InvalidRequestError, SearchQAError, UpstreamError
-from searchqa.events import ErrorEvent, Event, MetaEvent, Source, SourcesEvent
-from searchqa.pipeline import Pipeline
-from searchqa.protocols import Turn
-from searchqa.research import PreparedPrompt, Stopwatch, prepare_file_prompt, research
-from searchqa.respond import respond
+from searchqa.events import ErrorEvent, Event, MetaEvent, Source, SourcesEvent, StatusEvent
+from searchqa.kit import AnswerKit
+from searchqa.protocols import ModelInfo, Turn
+from searchqa.steps.compose import compose_file_prompt, compose_search_prompt
+from searchqa.steps.generate import generate_answer
 from searchqa.steps.language import detect_language
 from searchqa.steps.prompt import format_date, today_in_zone
+from searchqa.steps.read import read_pages, snippet_pages
+from searchqa.steps.search import search_web
 
 MAX_QUESTION_CHARS = 2000
+MAX_HISTORY_TURNS = 20
 log = logging.getLogger(__name__)
 
-
-def validate_question(question: str) -> str:
-    """The question, stripped; refuse empty or oversized ones before any stream starts."""
-    text = question.strip()
-    if not text:
-        raise InvalidRequestError("the question is empty", code="empty_query")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise InvalidRequestError(
-            f"the question has {len(text)} characters; the limit is {MAX_QUESTION_CHARS}",
-            code="query_too_long",
-        )
-    return text
+PrepareStep = MetaEvent | StatusEvent | SourcesEvent | PreparedPrompt
+"""What ``prepare_steps`` yields: progress events, then the prepared prompt (last)."""
 
 
-def clamp_temperature(value: float | None) -> float | None:
-    """A requested temperature kept within DeepSeek's 0.5-0.7 (None: the configured one)."""
-    return None if value is None else min(max(value, 0.5), 0.7)
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question and its options, checked: what every surface hands to the flow."""
+
+    text: str
+    history: tuple[Turn, ...] = ()
+    max_sources: int | None = None
+    temperature: float | None = None
+    """Within DeepSeek's 0.5-0.7 once checked; None for the configured one."""
+
+    @classmethod
+    def of(
+        cls,
+        text: str,
+        *,
+        history: Sequence[Turn] = (),
+        max_sources: int | None = None,
+        temperature: float | None = None,
+    ) -> Question:
+        """The question stripped and checked; InvalidRequestError for unusable input."""
+        stripped = text.strip()
+        if not stripped:
+            raise InvalidRequestError("the question is empty", code="empty_query")
+        if len(stripped) > MAX_QUESTION_CHARS:
+            raise InvalidRequestError(
+                f"the question has {len(stripped)} characters; the limit is {MAX_QUESTION_CHARS}",
+                code="query_too_long",
+            )
+        if len(history) > MAX_HISTORY_TURNS:
+            raise InvalidRequestError(
+                f"history has {len(history)} turns; the limit is {MAX_HISTORY_TURNS}",
+                code="history_too_long",
+                http_status=422,
+            )
+        if max_sources is not None and not 1 <= max_sources <= 20:
+            raise InvalidRequestError(
+                "max_sources must be between 1 and 20", code="bad_max_sources", http_status=422
+            )
+        clamped = None if temperature is None else min(max(temperature, 0.5), 0.7)
+        return cls(stripped, tuple(history), max_sources, clamped)
 
 
 def error_event(exc: SearchQAError) -> ErrorEvent:
+    """The terminal event for ``exc``."""
     service = exc.service if isinstance(exc, UpstreamError) else None
     return ErrorEvent(code=exc.code, message=exc.message, retryable=exc.retryable, service=service)
 
 
-async def answer(
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def answer(
     question: str,
     *,
-    pipeline: Pipeline,
+    kit: AnswerKit,
     request_id: str | None = None,
     max_sources: int | None = None,
     history: Sequence[Turn] = (),
@@ -56,86 +100,214 @@ async def answer(
 
     ``history`` holds the conversation's earlier turns (follow-up questions); they go to the
     model as earlier messages, before the filled template.
-
-    Invalid input and an unreachable model raise before the first event.
     """
-    question = validate_question(question)
+    asked = Question.of(question, history=history, max_sources=max_sources, temperature=temperature)
     stopwatch = Stopwatch()
-    language = detect_language(question)
-    cur_date = format_date(today_in_zone(pipeline.settings.prompt.timezone), language)
-    info = await pipeline.model.describe()
-    yield MetaEvent(
-        request_id=request_id or uuid.uuid4().hex,
-        query=question,
-        language=language,
-        template=language,
-        date=cur_date,
-        model=info.id,
+    steps = prepare_steps(
+        asked, kit, request_id=request_id or new_request_id(), stopwatch=stopwatch
     )
-    try:
-        prepared: PreparedPrompt | None = None
-        steps = research(
-            question,
-            language=language,
-            cur_date=cur_date,
-            model=info,
-            pipeline=pipeline,
-            stopwatch=stopwatch,
-            max_sources=max_sources,
-            history=history,
-        )
-        async with aclosing(steps):
-            async for item in steps:
-                if isinstance(item, PreparedPrompt):
-                    prepared = item
-                    prepared.temperature = clamp_temperature(temperature)
-                else:
-                    yield item
-        assert prepared is not None
-        async with aclosing(respond(prepared, model=pipeline.model, stopwatch=stopwatch)) as events:
-            async for event in events:
-                yield event
-    except SearchQAError as exc:
-        yield error_event(exc)
+    return _stream(steps, kit, stopwatch)
 
 
-async def answer_file(
+def answer_file(
     question: str,
     *,
     file_name: str,
     file_content: str,
     file_url: str,
-    pipeline: Pipeline,
+    kit: AnswerKit,
     request_id: str | None = None,
 ) -> AsyncGenerator[Event, None]:
     """Answer a question about one file with the official file template."""
-    question = validate_question(question)
+    asked = Question.of(question)
     if not file_content.strip():
         raise InvalidRequestError(f"{file_name} has no text to read", code="empty_file")
-    stopwatch = Stopwatch()
-    language = detect_language(question)
-    info = await pipeline.model.describe()
-    yield MetaEvent(
-        request_id=request_id or uuid.uuid4().hex,
-        query=question,
-        language=language,
-        template="file",
-        date=format_date(today_in_zone(pipeline.settings.prompt.timezone), language),
-        model=info.id,
+    steps = _file_steps(
+        asked,
+        kit,
+        file=Page(url=file_url, title=file_name, text=file_content),
+        request_id=request_id or new_request_id(),
     )
-    source = Source(index=1, url=file_url, title=file_name, site="", snippet=file_content[:200])
-    yield SourcesEvent(sources=[source])
-    try:
-        prepared = prepare_file_prompt(
-            question,
-            file_name=file_name,
-            file_content=file_content,
-            source=source,
-            model=info,
-            pipeline=pipeline,
+    return _stream(steps, kit, Stopwatch())
+
+
+async def prepare(
+    question: Question, kit: AnswerKit, *, model: ModelInfo | None = None
+) -> PreparedPrompt:
+    """The filled template for ``question``, ready for the model (its progress unreported).
+
+    ``model``: what the model server said about itself, when the caller asked already.
+    """
+    async with aclosing(prepare_steps(question, kit, model=model)) as steps:
+        async for step in steps:
+            if isinstance(step, PreparedPrompt):
+                return step
+    raise AssertionError("prepare_steps ended without a prompt")
+
+
+async def prepare_steps(
+    question: Question,
+    kit: AnswerKit,
+    *,
+    request_id: str | None = None,
+    model: ModelInfo | None = None,
+    stopwatch: Stopwatch | None = None,
+) -> AsyncGenerator[PrepareStep, None]:
+    """Language, date, model, search, read and pack, yielding progress as it goes:
+    ``meta status* sources``, then the prepared prompt."""
+    stopwatch = stopwatch or Stopwatch()
+    settings = kit.settings
+    meta, model = await _open(question, kit, request_id=request_id, model=model)
+    language, cur_date = meta.language, meta.date
+    yield meta
+
+    yield StatusEvent(stage="search")
+    outcome = await search_web(
+        kit.chain,
+        question.text,
+        language=language,
+        max_results=question.max_sources or settings.search.max_results,
+    )
+    search_ms = stopwatch.ms()
+    hits, flags = outcome.hits, [] if outcome.hits else ["no_sources"]
+
+    pages: list[Page] = []
+    stats = FetchStats()
+    if hits:
+        yield StatusEvent(stage="fetch", done=0, total=len(hits))
+        reading = read_pages(
+            hits,
+            fetcher=kit.fetcher,
+            extractor=kit.extractor,
+            settings=settings.fetch,
+            stats=stats,
+            page_cache=kit.page_cache,
         )
-        async with aclosing(respond(prepared, model=pipeline.model, stopwatch=stopwatch)) as events:
-            async for event in events:
+        async with aclosing(reading):
+            async for done, pages_so_far in reading:
+                pages = pages_so_far
+                yield StatusEvent(stage="fetch", done=done, total=len(hits))
+    fetch_ms = stopwatch.ms() if hits else None
+    if hits and not pages:
+        pages = snippet_pages(hits)
+        flags.append("snippets_only")
+    log.info(
+        "search: %s (failed: %s); pages: %d read of %d, %d fetched, %d failed %s, %d abandoned",
+        outcome.engine or "no engine found anything",
+        outcome.failures or "none",
+        len(pages),
+        len(hits),
+        stats.fetched,
+        stats.failed,
+        stats.failures,
+        stats.abandoned,
+    )
+
+    yield StatusEvent(stage="read", done=len(pages), total=len(hits))
+    # Token counting and ranking take tens of milliseconds of CPU: keep them off the loop.
+    composed = await asyncio.to_thread(
+        compose_search_prompt,
+        question.text,
+        pages,
+        language=language,
+        cur_date=cur_date,
+        history=question.history,
+        model=model,
+        settings=settings,
+        counter=kit.counter,
+    )
+    sources = [_source(index, page) for index, page in enumerate(composed.pages, start=1)]
+    yield SourcesEvent(sources=sources)
+    yield PreparedPrompt(
+        prompt=composed.prompt,
+        sources=sources,
+        max_tokens=composed.max_tokens,
+        history=question.history,
+        temperature=question.temperature,
+        flags=flags,
+        search_ms=search_ms,
+        fetch_ms=fetch_ms,
+    )
+
+
+async def _file_steps(
+    question: Question, kit: AnswerKit, *, file: Page, request_id: str
+) -> AsyncGenerator[PrepareStep, None]:
+    """``prepare_steps`` for a question about one file: no search, the file is the source."""
+    meta, model = await _open(question, kit, request_id=request_id, about_file=True)
+    yield meta
+    source = Source(index=1, url=file.url, title=file.title, site="", snippet=file.text[:200])
+    yield SourcesEvent(sources=[source])
+    composed = await asyncio.to_thread(  # a long file takes a while to count and rank
+        compose_file_prompt,
+        question.text,
+        file_name=file.title,
+        file_content=file.text,
+        file_url=file.url,
+        model=model,
+        settings=kit.settings,
+        counter=kit.counter,
+    )
+    yield PreparedPrompt(
+        prompt=composed.prompt,
+        sources=[source],
+        max_tokens=composed.max_tokens,
+    )
+
+
+async def _open(
+    question: Question,
+    kit: AnswerKit,
+    *,
+    request_id: str | None,
+    model: ModelInfo | None = None,
+    about_file: bool = False,
+) -> tuple[MetaEvent, ModelInfo]:
+    """The stream's first event (language, template, date, model), and what the model
+    server said about itself (asked here unless the caller did)."""
+    language = detect_language(question.text)
+    model = model or await kit.model.describe()
+    meta = MetaEvent(
+        request_id=request_id or new_request_id(),
+        query=question.text,
+        language=language,
+        template="file" if about_file else language,
+        date=format_date(today_in_zone(kit.settings.prompt.timezone), language),
+        model=model.id,
+    )
+    return meta, model
+
+
+async def _stream(
+    steps: AsyncGenerator[PrepareStep, None], kit: AnswerKit, stopwatch: Stopwatch
+) -> AsyncGenerator[Event, None]:
+    """The preparation's events, then the model's; failures after ``meta`` become ``error``."""
+    prepared: PreparedPrompt | None = None
+    started = False
+    try:
+        async with aclosing(steps):
+            async for step in steps:
+                if isinstance(step, PreparedPrompt):
+                    prepared = step
+                else:
+                    started = True
+                    yield step
+        assert prepared is not None
+        async with aclosing(generate_answer(prepared, model=kit.model, stopwatch=stopwatch)) as out:
+            async for event in out:
                 yield event
     except SearchQAError as exc:
+        if not started:
+            raise
         yield error_event(exc)
+
+
+def _source(index: int, page: Page) -> Source:
+    return Source(
+        index=index,
+        url=page.url,
+        title=page.title,
+        site=page.site,
+        snippet=page.snippet,
+        published=page.published,
+    )

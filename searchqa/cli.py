@@ -13,8 +13,7 @@ from rich.console import Console
 
 from searchqa import __version__
 from searchqa.errors import InvalidRequestError, SearchQAError, UpstreamError
-
-EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_UPSTREAM = 0, 1, 2, 3
+from searchqa.exits import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_UPSTREAM
 
 
 def _parser() -> argparse.ArgumentParser:

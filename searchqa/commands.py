@@ -11,23 +11,22 @@ from pathlib import Path
 
 from rich.console import Console
 
-from searchqa.answer import answer, answer_file, validate_question
+from searchqa.answer import Question, answer, answer_file, prepare
 from searchqa.errors import InvalidRequestError, LLMError, UpstreamError
 from searchqa.events import DoneEvent, ErrorEvent, Event
-from searchqa.files import read_local_document, read_local_file
+from searchqa.exits import EXIT_ERROR, EXIT_OK, EXIT_UPSTREAM
+from searchqa.files import read_local_file
 from searchqa.index.build import index_sources
 from searchqa.index.seed import seed_index_if_empty
-from searchqa.pipeline import Pipeline
+from searchqa.kit import AnswerKit
 from searchqa.protocols import ModelInfo
 from searchqa.render import TerminalRenderer
-from searchqa.research import PreparedPrompt, Stopwatch, research
 from searchqa.settings import Settings
 from searchqa.steps.extract import extract_main_text
 from searchqa.steps.fetch import PageFetcher, PageFetchError
-from searchqa.steps.language import detect_language
-from searchqa.steps.prompt import format_date, today_in_zone
 
-_EXIT_FOR_SERVICE = {"search": 3, "llm": 3}
+_EXIT_FOR_SERVICE = {"search": EXIT_UPSTREAM, "llm": EXIT_UPSTREAM}
+"""Exit codes of answers that ended because a service failed."""
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -39,33 +38,23 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _max_sources(args: argparse.Namespace) -> int | None:
-    value: int | None = args.max_sources
-    if value is not None and not 1 <= value <= 20:
-        raise InvalidRequestError("--max-sources must be between 1 and 20")
-    return value
-
-
 async def ask(args: argparse.Namespace, question: str) -> int:
     """Stream an answer to the terminal (or JSON lines); the exit code follows the outcome."""
-    max_sources = _max_sources(args)
-    validate_question(question)
     settings = _settings(args)
-    if not args.file:
-        await seed_index_if_empty(settings)
-    async with Pipeline.from_settings(settings) as pipeline:
+    async with AnswerKit.from_settings(settings) as kit:
         events: AsyncGenerator[Event, None]
         if args.file:
-            document = await read_local_file(Path(args.file), extractor=pipeline.extractor)
+            document = await read_local_file(Path(args.file), extractor=kit.extractor)
             events = answer_file(
                 question,
                 file_name=document.name,
                 file_content=document.text,
                 file_url=document.url,
-                pipeline=pipeline,
+                kit=kit,
             )
         else:
-            events = answer(question, pipeline=pipeline, max_sources=max_sources)
+            events = answer(question, kit=kit, max_sources=args.max_sources)
+            await seed_index_if_empty(settings)
         return await _print_events(events, as_json=args.json, show_reasoning=args.reasoning)
 
 
@@ -73,7 +62,7 @@ async def _print_events(
     events: AsyncGenerator[Event, None], *, as_json: bool, show_reasoning: bool
 ) -> int:
     renderer = None if as_json else TerminalRenderer(Console(), show_reasoning=show_reasoning)
-    exit_code = 1
+    exit_code = EXIT_ERROR
     try:
         async with aclosing(events):
             async for event in events:
@@ -83,10 +72,10 @@ async def _print_events(
                 else:
                     renderer.handle(event)
                 if isinstance(event, DoneEvent):
-                    exit_code = 0
+                    exit_code = EXIT_OK
                 elif isinstance(event, ErrorEvent):
                     sys.stderr.write(f"searchqa: {event.message}\n")
-                    exit_code = _EXIT_FOR_SERVICE.get(event.service or "", 1)
+                    exit_code = _EXIT_FOR_SERVICE.get(event.service or "", EXIT_ERROR)
     finally:
         if renderer is not None:
             renderer.close()
@@ -95,33 +84,19 @@ async def _print_events(
 
 async def prompt(args: argparse.Namespace, question: str) -> int:
     """Print the filled template for ``question``, then one newline, and nothing else."""
-    max_sources = _max_sources(args)
-    question = validate_question(question)
+    asked = Question.of(question, max_sources=args.max_sources)
     settings = _settings(args)
     await seed_index_if_empty(settings)
-    async with Pipeline.from_settings(settings) as pipeline:
-        language = detect_language(question)
-        cur_date = format_date(today_in_zone(pipeline.settings.prompt.timezone), language)
+    async with AnswerKit.from_settings(settings) as kit:
         try:
-            model = await pipeline.model.describe()
+            model = await kit.model.describe()
         except LLMError as exc:
-            model = ModelInfo(id="unknown", context_length=pipeline.settings.llm.context_length)
+            model = ModelInfo(id="unknown", context_length=settings.llm.context_length)
             sys.stderr.write(f"searchqa: model server not reachable ({exc.message}); "
                              "budgeting without its context length\n")  # fmt: skip
-        steps = research(
-            question,
-            language=language,
-            cur_date=cur_date,
-            model=model,
-            pipeline=pipeline,
-            stopwatch=Stopwatch(),
-            max_sources=max_sources,
-        )
-        async with aclosing(steps):
-            async for item in steps:
-                if isinstance(item, PreparedPrompt):
-                    sys.stdout.write(item.prompt + "\n")
-    return 0
+        prepared = await prepare(asked, kit, model=model)
+    sys.stdout.write(prepared.prompt + "\n")
+    return EXIT_OK
 
 
 async def index(args: argparse.Namespace) -> int:
@@ -141,7 +116,7 @@ async def index(args: argparse.Namespace) -> int:
     if report.failures:
         summary += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(report.failures.items())) + ")"
     sys.stdout.write(f"{summary}\nindex: {settings.index.path}\n")
-    return 1 if report.failed else 0
+    return EXIT_ERROR if report.failed else EXIT_OK
 
 
 async def extract(args: argparse.Namespace) -> int:
@@ -156,17 +131,26 @@ async def extract(args: argparse.Namespace) -> int:
                 if exc.reason == "blocked":
                     raise InvalidRequestError(exc.message, code="blocked_url") from exc
                 raise UpstreamError(f"{target}: {exc.message}", code=f"fetch_{exc.reason}") from exc
-        url, body, content_type = fetched.url, fetched.text, fetched.content_type
+        page = await asyncio.to_thread(
+            extract_main_text, fetched.text, fetched.url, fetched.content_type
+        )
+        url, title, text, published = fetched.url, "", "", None
+        if page is not None:
+            title, text, published = page.title, page.text, page.published
     else:
-        document = read_local_document(Path(target))
-        url, body, content_type = document.url, document.text, document.content_type
-    extracted = await asyncio.to_thread(extract_main_text, body, url, content_type)
-    if extracted is None or not extracted.text.strip():
+        document = await read_local_file(Path(target))
+        url, title, text, published = (
+            document.url,
+            document.title,
+            document.text,
+            document.published,
+        )
+    if not text.strip():
         raise InvalidRequestError(f"no main text found in {target}", code="no_text")
     if args.meta:
-        sys.stdout.write(f"Title: {extracted.title}\nURL: {url}\n")
-        if extracted.published:
-            sys.stdout.write(f"Published: {extracted.published}\n")
+        sys.stdout.write(f"Title: {title}\nURL: {url}\n")
+        if published:
+            sys.stdout.write(f"Published: {published}\n")
         sys.stdout.write("\n")
-    sys.stdout.write(extracted.text + "\n")
-    return 0
+    sys.stdout.write(text + "\n")
+    return EXIT_OK

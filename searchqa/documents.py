@@ -1,9 +1,17 @@
-"""Records that flow between the steps: search hits, fetched pages, extracted pages."""
+"""Records that flow between the steps: search hits, pages, the prepared prompt, the clock."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from searchqa.events import Source
+
+if TYPE_CHECKING:
+    from searchqa.protocols import Turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +68,29 @@ class FetchStats:
     def fail(self, reason: str) -> None:
         self.failed += 1
         self.failures[reason] = self.failures.get(reason, 0) + 1
+
+
+class Stopwatch:
+    """Milliseconds since the request started."""
+
+    def __init__(self) -> None:
+        self._start = time.perf_counter()
+
+    def ms(self) -> float:
+        return round((time.perf_counter() - self._start) * 1000, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedPrompt:
+    """The filled template and everything the generate step needs to send, cite and time it."""
+
+    prompt: str
+    sources: list[Source]
+    max_tokens: int
+    history: Sequence[Turn] = ()
+    """Earlier turns of the conversation, sent before the prompt."""
+    temperature: float | None = None
+    """A per-request temperature (already within 0.5-0.7); None for the configured one."""
+    flags: list[str] = field(default_factory=list)
+    search_ms: float | None = None
+    fetch_ms: float | None = None

@@ -1,7 +1,8 @@
-"""The event stream: the one contract between the pipeline and every surface.
+"""The event stream: the one contract between the answer flow and every surface.
 
-Each event is a flat JSON object ``{"type": <name>, ...fields}``. The order is
-``meta status* sources (status|reasoning)* (status|answer|citation)* (done|error)``.
+Each event is a flat JSON object ``{"type": <name>, ...fields}``, in the order ``EVENT_ORDER``.
+Consumers handle the ``Event`` union with ``match`` and ``assert_never``, so a new event type
+fails type-checking wherever it is not handled.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+EVENT_ORDER = "meta status* sources (status|reasoning)* (status|answer|citation)* (done|error)"
+"""The grammar of every stream; ``error`` may end one at any point after ``meta``."""
 
 Language = Literal["zh", "en"]
 TemplateName = Literal["zh", "en", "file"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import assert_never
 
 from rich.console import Console
 from rich.status import Status
@@ -10,9 +11,11 @@ from rich.text import Text
 
 from searchqa.events import (
     AnswerEvent,
+    CitationEvent,
     DoneEvent,
     ErrorEvent,
     Event,
+    MetaEvent,
     ReasoningEvent,
     Source,
     SourcesEvent,
@@ -48,29 +51,35 @@ class TerminalRenderer:
         self._answered = False
 
     def handle(self, event: Event) -> None:
-        if isinstance(event, StatusEvent):
-            self._set_status(_stage_line(event))
-        elif isinstance(event, SourcesEvent):
-            self._sources = event.sources
-        elif isinstance(event, ReasoningEvent) and self._show_reasoning:
-            self._stop_status()
-            self._in_reasoning = True
-            self._console.print(Text(event.text, style="dim"), end="")
-        elif isinstance(event, AnswerEvent):
-            self._stop_status()
-            if self._in_reasoning:
-                self._console.print("\n")
-                self._in_reasoning = False
-            self._answered = True
-            text = Text(event.text)
-            text.highlight_regex(_CITATION, "bold cyan")
-            self._console.print(text, end="")
-        elif isinstance(event, DoneEvent):
-            self._finish(event)
-        elif isinstance(event, ErrorEvent):
-            self._stop_status()
-            if self._answered or self._in_reasoning:
-                self._console.print()
+        match event:
+            case StatusEvent():
+                self._set_status(_stage_line(event))
+            case SourcesEvent():
+                self._sources = event.sources
+            case ReasoningEvent():
+                if self._show_reasoning:
+                    self._stop_status()
+                    self._in_reasoning = True
+                    self._console.print(Text(event.text, style="dim"), end="")
+            case AnswerEvent():
+                self._stop_status()
+                if self._in_reasoning:
+                    self._console.print("\n")
+                    self._in_reasoning = False
+                self._answered = True
+                text = Text(event.text)
+                text.highlight_regex(_CITATION, "bold cyan")
+                self._console.print(text, end="")
+            case DoneEvent():
+                self._finish(event)
+            case ErrorEvent():
+                self._stop_status()
+                if self._answered or self._in_reasoning:
+                    self._console.print()
+            case MetaEvent() | CitationEvent():
+                pass  # the answer's [n] and the closing source list say it all
+            case _:
+                assert_never(event)
 
     def close(self) -> None:
         self._stop_status()

@@ -12,6 +12,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+MAX_FILE_BYTES = 10_000_000
+"""Largest file read as a document: ``ask --file``, ``extract``, ``index``, and uploads by
+default."""
+
 CommaList = Annotated[list[str], NoDecode]
 
 
@@ -166,7 +170,7 @@ class ServerSettings(BaseModel):
         description="On shutdown, time running answers get to finish before they end",
     )
     max_upload_bytes: int = Field(
-        default=10_000_000, gt=0, description="Largest file for POST /v1/files/answer"
+        default=MAX_FILE_BYTES, gt=0, description="Largest file for POST /v1/files/answer"
     )
     answer_cache_ttl_s: float = Field(
         default=3600.0, ge=0, description="How long a finished answer is replayed; 0 = never"

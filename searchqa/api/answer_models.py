@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 from litestar.datastructures import UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from searchqa.api.requests import MAX_HISTORY_TURNS, AnswerRequest, Turn
 from searchqa.events import (
     AnswerEvent,
     CitationEvent,
@@ -22,10 +21,12 @@ from searchqa.events import (
     ReasoningEvent,
     Source,
     SourcesEvent,
+    StatusEvent,
     Timings,
     Usage,
     parse_event,
 )
+from searchqa.service.requests import MAX_HISTORY_TURNS, AnswerRequest, Turn
 
 
 class TurnBody(BaseModel):
@@ -115,23 +116,28 @@ def build_document(events: Iterable[str]) -> AnswerDocument:
     reasoning: list[str] = []
     for data in events:
         event = parse_event(data)
-        if isinstance(event, MetaEvent):
-            doc.request_id, doc.query, doc.language = event.request_id, event.query, event.language
-            doc.model, doc.date = event.model, event.date
-        elif isinstance(event, SourcesEvent):
-            doc.sources = list(event.sources)
-        elif isinstance(event, ReasoningEvent):
-            reasoning.append(event.text)
-        elif isinstance(event, AnswerEvent):
-            answer.append(event.text)
-        elif isinstance(event, CitationEvent):
-            doc.citations.append(Citation(**event.to_dict()))
-        elif isinstance(event, DoneEvent):
-            doc.status, doc.cached, doc.flags = "done", event.cached, list(event.flags)
-            doc.usage, doc.timings, doc.cited = event.usage, event.timings, list(event.cited)
-            answer, reasoning = [event.answer], [event.reasoning]
-        elif isinstance(event, ErrorEvent):
-            doc.status = "error"
-            doc.error = AnswerError(**event.to_dict())
+        match event:
+            case MetaEvent():
+                doc.request_id, doc.query = event.request_id, event.query
+                doc.language, doc.model, doc.date = event.language, event.model, event.date
+            case StatusEvent():
+                pass  # progress is not part of the document
+            case SourcesEvent():
+                doc.sources = list(event.sources)
+            case ReasoningEvent():
+                reasoning.append(event.text)
+            case AnswerEvent():
+                answer.append(event.text)
+            case CitationEvent():
+                doc.citations.append(Citation(**event.to_dict()))
+            case DoneEvent():
+                doc.status, doc.cached, doc.flags = "done", event.cached, list(event.flags)
+                doc.usage, doc.timings, doc.cited = event.usage, event.timings, list(event.cited)
+                answer, reasoning = [event.answer], [event.reasoning]
+            case ErrorEvent():
+                doc.status = "error"
+                doc.error = AnswerError(**event.to_dict())
+            case _:
+                assert_never(event)
     doc.answer, doc.reasoning = "".join(answer), "".join(reasoning)
     return doc

@@ -34,18 +34,19 @@ from litestar.response import Stream
 
 from searchqa.api.answer_models import AnswerBody, AnswerDocument, FileQuestion, build_document
 from searchqa.api.problems import problem_response, problem_specs
-from searchqa.api.requests import AnswerRequest
-from searchqa.api.sessions import AnswerSessions, Ticket, UnknownAnswerError
+from searchqa.api.route_facts import route_facts
 from searchqa.api.sse import KEEPALIVE, SSE_HEADERS, SSE_MEDIA_TYPE, encode_event, parse_event_id
-from searchqa.errors import InvalidRequestError
+from searchqa.errors import InvalidRequestError, http_status_for
+from searchqa.events import EVENT_ORDER
+from searchqa.files import check_size, read_file_text
+from searchqa.service.requests import AnswerRequest
+from searchqa.service.sessions import AnswerSessions, Ticket, UnknownAnswerError
 from searchqa.settings import Settings
-from searchqa.uploads import read_upload
 
 JSON_BODY_LIMIT = 2 * 1024 * 1024
 STREAM_DESCRIPTION = (
     "`text/event-stream`: one message per event (`event: <type>`, `id: <request_id>-<seq>`, "
-    "`data: <the event as JSON>`): `meta status* sources (status|reasoning)* "
-    "(status|answer|citation)* (done|error)`, with `: keep-alive` comments while idle. "
+    f"`data: <the event as JSON>`): `{EVENT_ORDER}`, with `: keep-alive` comments while idle. "
     "With `stream: false` or `Accept: application/json`: one JSON document (this schema)."
 )
 _STARTS = {
@@ -70,7 +71,7 @@ async def _sse_body(
 ) -> AsyncGenerator[bytes, None]:
     async with aclosing(sessions.follow(ticket, after=after)) as entries:
         async for entry in entries:
-            yield KEEPALIVE if entry is None else encode_event(ticket.stream_id, *entry)
+            yield KEEPALIVE if entry is None else encode_event(ticket.stream_id, entry)
 
 
 def sse_response(sessions: AnswerSessions, ticket: Ticket, *, after: int = 0) -> Stream:
@@ -105,20 +106,15 @@ async def _until_disconnect(
 
 async def _collect(sessions: AnswerSessions, ticket: Ticket) -> AnswerDocument:
     async with aclosing(sessions.follow(ticket)) as entries:
-        return build_document([entry[1] async for entry in entries if entry is not None])
-
-
-_FAILURE_STATUS = {"cancelled": 409, "shutting_down": 503}
-_SERVICE_STATUS = {"llm": 502, "search": 503}
+        return build_document([entry.data async for entry in entries if entry is not None])
 
 
 def document_response(doc: AnswerDocument) -> Response[Any]:
     """200 with the document, or the problem the answer ended with."""
     if doc.status == "error" and doc.error is not None:
         error = doc.error
-        status = _FAILURE_STATUS.get(error.code) or _SERVICE_STATUS.get(error.service or "", 500)
         return problem_response(
-            status,
+            http_status_for(error),
             code=error.code,
             detail=error.message,
             retryable=error.retryable,
@@ -158,6 +154,7 @@ async def resume(sessions: AnswerSessions, stream_id: str, *, after: int) -> Res
     request_max_body_size=JSON_BODY_LIMIT,
     tags=["answers"],
     responses=_STARTS,
+    opt=route_facts(access="publishable", generates=True, stream="Event"),
 )
 async def post_answer(
     request: Request[Any, Any, Any],
@@ -171,7 +168,12 @@ async def post_answer(
     )
 
 
-@get("/v1/answer", tags=["answers"], responses=_STARTS)
+@get(
+    "/v1/answer",
+    tags=["answers"],
+    responses=_STARTS,
+    opt=route_facts(access="publishable", generates=True, stream="Event"),
+)
 async def get_answer(
     request: Request[Any, Any, Any],
     sessions: NamedDependency[AnswerSessions],
@@ -202,6 +204,7 @@ async def get_answer(
         204: ResponseSpec(None, description="Nothing after Last-Event-ID: the stream is over"),
         **problem_specs(404, 503),
     },
+    opt=route_facts(access="publishable", stream="Event"),
 )
 async def answer_events(
     request_id: FromPath[str],
@@ -219,6 +222,7 @@ async def answer_events(
     "/v1/answers/{request_id:str}",
     tags=["answers"],
     responses={200: ResponseSpec(AnswerDocument), **problem_specs(404, 409, 502, 503)},
+    opt=route_facts(access="publishable"),
 )
 async def get_answer_document(
     request_id: FromPath[str], sessions: NamedDependency[AnswerSessions]
@@ -227,11 +231,15 @@ async def get_answer_document(
     batch = await sessions.peek(request_id)
     if not batch.exists:
         raise UnknownAnswerError(request_id)
-    return document_response(build_document(data for _, data in batch.events))
+    return document_response(build_document(entry.data for entry in batch.events))
 
 
 @delete(
-    "/v1/answers/{request_id:str}", status_code=204, tags=["answers"], responses=problem_specs(404)
+    "/v1/answers/{request_id:str}",
+    status_code=204,
+    tags=["answers"],
+    responses=problem_specs(404),
+    opt=route_facts(access="secret"),
 )
 async def stop_answer(request_id: FromPath[str], sessions: NamedDependency[AnswerSessions]) -> None:
     """Stop an answer; its stream ends with an ``error`` event, code ``cancelled``."""
@@ -244,6 +252,7 @@ async def stop_answer(request_id: FromPath[str], sessions: NamedDependency[Answe
     status_code=200,
     tags=["answers"],
     responses=_STARTS | problem_specs(413, 415),
+    opt=route_facts(access="secret", generates=True, stream="Event"),
 )
 async def post_file_answer(
     request: Request[Any, Any, Any],
@@ -255,19 +264,14 @@ async def post_file_answer(
     upload, limit = data.file, settings.server.max_upload_bytes
     raw = await upload.read(limit + 1)
     await upload.close()
-    if len(raw) > limit:
-        raise InvalidRequestError(
-            f"{upload.filename} is larger than {limit} bytes",
-            code="file_too_large",
-            http_status=413,
-        )
     name = upload.filename or "file"
+    check_size(name, len(raw), limit=limit)
     url = f"upload:{quote(name)}"
-    text = await read_upload(
-        name, upload.content_type, raw, extractor=sessions.pipeline.extractor, url=url
+    document = await read_file_text(
+        name, upload.content_type, raw, url=url, extractor=sessions.kit.extractor
     )
     ticket = await sessions.open_file(
-        data.question, file_name=name, file_content=text, file_url=url
+        data.question, file_name=name, file_content=document.text, file_url=url
     )
     return await _respond(
         request, sessions, ticket, as_json=wants_json(request, stream=data.stream)

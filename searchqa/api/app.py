@@ -1,6 +1,6 @@
 """The Litestar application: routes, dependencies, problem details and the lifespan.
 
-The lifespan builds the pipeline and the shared state once per process and closes them on the
+The lifespan builds the answer kit and the shared state once per process and closes them on the
 way out, after every answer of this process has ended. API keys, CORS and rate limits
 (``searchqa.api.auth``) are always installed; extra guards and middleware passed to
 ``create_app`` wrap every route after them.
@@ -36,9 +36,9 @@ from searchqa.api.observe import observe_requests, observe_state, unrouted_obser
 from searchqa.api.openai_routes import ANSWER_SOURCE, OpenAIController
 from searchqa.api.openapi import openapi_config
 from searchqa.api.problems import EXCEPTION_HANDLERS
-from searchqa.api.requests import AnswerSource
-from searchqa.api.sessions import AnswerSessions
-from searchqa.pipeline import Pipeline
+from searchqa.kit import AnswerKit
+from searchqa.service.requests import AnswerSource
+from searchqa.service.sessions import AnswerSessions
 from searchqa.settings import Settings
 from searchqa.state import build_state
 
@@ -106,16 +106,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         state = observe_state(build_state(settings.redis), metrics)
-        pipeline = Pipeline.from_settings(settings, cache=state.cache)
+        kit = AnswerKit.from_settings(settings, cache=state.cache)
         metrics.start(state.counters)
-        sessions = AnswerSessions(pipeline=pipeline, state=state, settings=settings)
+        sessions = AnswerSessions(kit=kit, state=state, settings=settings)
         app.state.sessions = sessions
-        app.state.probe = ReadinessProbe(pipeline=pipeline, state=state)
+        app.state.probe = ReadinessProbe(kit=kit, state=state)
         app.state.limiter = state.limiter
         access.announce()
         log.info("serving answers with %s state", state.kind)
         # Start the extraction workers now, in the background, not on the first question.
-        warm_up = asyncio.create_task(pipeline.extractor.warm_up())
+        warm_up = asyncio.create_task(kit.extractor.warm_up())
         try:
             with drain_on_signals(sessions):
                 yield
@@ -125,7 +125,7 @@ def create_app(
             await sessions.aclose()
             await metrics.aclose()
             await state.aclose()
-            await pipeline.aclose()
+            await kit.aclose()
 
     provide: dict[str, Any] = {
         "sessions": Provide(_sessions, sync_to_thread=False),

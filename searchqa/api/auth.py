@@ -5,11 +5,12 @@ Two kinds of key:
 - **secret** (server to server): ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``, never
   in the URL; every route.
 - **publishable** (browsers, the web widget): the same headers, or ``?key=`` on GET requests
-  (EventSource cannot send headers); only ``POST``/``GET /v1/answer`` and
-  ``GET /v1/answers/{id}[/events]``, and only from a page whose ``Origin`` (or, without one,
-  ``Referer``) matches the key's origins. Publishable keys cannot stop answers (``DELETE``): they
-  are public, and an answer can be shared by everyone who asked the same question at once; a
-  widget stops an answer by closing its stream.
+  (EventSource cannot send headers); only on routes that declare ``access="publishable"``
+  (``POST``/``GET /v1/answer`` and ``GET /v1/answers/{id}[/events]``; see ``route_facts``), and
+  only from a page whose ``Origin`` (or, without one, ``Referer``) matches the key's origins.
+  Publishable keys cannot stop answers (``DELETE``): they are public, and an answer can be
+  shared by everyone who asked the same question at once; a widget stops an answer by closing
+  its stream.
 
 Keys come from ``SEARCHQA_AUTH__SECRET_KEYS`` / ``SEARCHQA_AUTH__PUBLISHABLE_KEYS`` (whose
 origins are ``SEARCHQA_AUTH__CORS_ORIGINS``) and from ``SEARCHQA_AUTH__KEYS_FILE`` (TOML
@@ -17,8 +18,8 @@ origins are ``SEARCHQA_AUTH__CORS_ORIGINS``) and from ``SEARCHQA_AUTH__KEYS_FILE
 ``rate_limit``). A key may be given raw or as ``sha256:<hex>`` (``python -m searchqa.api.auth
 hash``), so raw keys need never sit on disk. Only SHA-256 digests are kept in memory, compared in
 constant time; keys are never logged. With no keys at all the service is open (and says so at
-startup). Always open: ``/healthz``, ``/readyz``, ``/schema``, ``/metrics`` (unless
-``SEARCHQA_AUTH__PROTECT_METRICS``) and routes declaring ``opt={"access": "open"}``.
+startup). Always open: routes declaring ``access="open"`` (``/healthz``, ``/readyz``,
+``/schema``), and ``"operator"`` ones (``/metrics``) unless ``SEARCHQA_AUTH__PROTECT_METRICS``.
 
 Refusals are problem details: 401 with ``WWW-Authenticate: Bearer`` for a missing, unknown or
 misplaced key; 403 for a publishable key from another origin or on another route (OpenAI's error
@@ -57,33 +58,15 @@ from searchqa.api.ratelimit import (
     leave_headers,
     spend,
 )
+from searchqa.api.route_facts import Access, access_of, generates
 from searchqa.api.sse import parse_event_id
 from searchqa.errors import InvalidRequestError
 from searchqa.settings import AuthSettings
 
 KeyKind = Literal["secret", "publishable"]
-Access = Literal["open", "publishable", "secret"]
 Connection = ASGIConnection[Any, Any, Any, Any]
 
 HASH_PREFIX = "sha256:"
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
-PUBLISHABLE_ROUTES = frozenset(
-    {
-        ("POST", "/v1/answer"),
-        ("GET", "/v1/answer"),
-        ("GET", "/v1/answers/{request_id}"),
-        ("GET", "/v1/answers/{request_id}/events"),
-    }
-)
-GENERATING_ROUTES = frozenset(
-    {
-        ("POST", "/v1/answer"),
-        ("GET", "/v1/answer"),
-        ("POST", "/v1/files/answer"),
-        ("POST", "/v1/chat/completions"),
-    }
-)
-"""The rate-limited routes: each starts a generation. Reads and resumes are not limited."""
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 log = logging.getLogger(__name__)
 
@@ -247,27 +230,22 @@ class AccessGuard:
         self._keys = keys
         self._proxies = TrustedProxies(settings.trusted_proxies)
 
-    def access(self, method: str, template: str, handler: BaseRouteHandler) -> Access:
-        declared = handler.opt.get("access")
-        if declared in ("open", "publishable", "secret"):
-            return declared  # type: ignore[no-any-return]
-        if template in OPEN_PATHS or template == "/schema" or template.startswith("/schema/"):
-            return "open"
-        if template == "/metrics":
+    def access(self, handler: BaseRouteHandler) -> Access:
+        """Who may call ``handler``, as it declares (``operator``: by the metrics setting)."""
+        access = access_of(handler)
+        if access == "operator":
             return "secret" if self._settings.protect_metrics else "open"
-        return "publishable" if (method, template) in PUBLISHABLE_ROUTES else "secret"
+        return access
 
     async def __call__(self, connection: Connection, handler: BaseRouteHandler) -> None:
-        method = str(connection.scope.get("method", "GET"))
-        if method == "OPTIONS":
+        if connection.scope.get("method") == "OPTIONS":
             return
-        template = connection.scope.get("path_template") or connection.scope["path"]
-        access = self.access(method, template, handler)
+        access = self.access(handler)
         if access == "open":
             return
         key = self.authenticate(connection, access) if self._keys else None
         limiter = connection.app.state.get("limiter")
-        if (method, template) not in GENERATING_ROUTES or limiter is None:
+        if not generates(handler) or limiter is None:
             return
         if not await _resumes(connection):
             bucket = self.bucket(connection, key)

@@ -10,9 +10,10 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 
 from searchqa.api.problems import problem_response
-from searchqa.api.sessions import AnswerSessions
+from searchqa.api.route_facts import route_facts
 from searchqa.errors import SearchQAError
-from searchqa.pipeline import Pipeline
+from searchqa.kit import AnswerKit
+from searchqa.service.sessions import AnswerSessions
 from searchqa.state.protocols import StateBackend
 
 MODEL_CHECK_TTL_S = 5.0
@@ -22,14 +23,14 @@ MODEL_CHECK_TIMEOUT_S = 3.0
 class ReadinessProbe:
     """Checks state, model and search engines; the model's answer is reused briefly."""
 
-    def __init__(self, *, pipeline: Pipeline, state: StateBackend) -> None:
-        self._pipeline = pipeline
+    def __init__(self, *, kit: AnswerKit, state: StateBackend) -> None:
+        self._kit = kit
         self._state = state
         self._model: tuple[float, dict[str, Any]] | None = None
 
     async def check(self) -> dict[str, dict[str, Any]]:
         state_ok, state_detail = await self._state.health()
-        chain = self._pipeline.chain
+        chain = self._kit.chain
         cooling = chain.cooling_down()
         engines = chain.engine_names
         return {
@@ -48,7 +49,7 @@ class ReadinessProbe:
             return self._model[1]
         try:
             async with asyncio.timeout(MODEL_CHECK_TIMEOUT_S):
-                info = await self._pipeline.model.describe()
+                info = await self._kit.model.describe()
             result: dict[str, Any] = {"ok": True, "model": info.id}
         except SearchQAError as exc:
             result = {"ok": False, "detail": exc.message}
@@ -58,13 +59,19 @@ class ReadinessProbe:
         return result
 
 
-@get("/healthz", include_in_schema=True, tags=["operations"], sync_to_thread=False)
+@get(
+    "/healthz",
+    include_in_schema=True,
+    tags=["operations"],
+    sync_to_thread=False,
+    opt=route_facts(access="open", quiet=True),
+)
 def healthz() -> dict[str, str]:
     """Liveness: the process is up and serving requests."""
     return {"status": "ok"}
 
 
-@get("/readyz", tags=["operations"])
+@get("/readyz", tags=["operations"], opt=route_facts(access="open", quiet=True))
 async def readyz(
     probe: NamedDependency[ReadinessProbe], sessions: NamedDependency[AnswerSessions]
 ) -> Response[dict[str, Any]]:

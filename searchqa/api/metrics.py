@@ -37,6 +37,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 
+from searchqa.api.route_facts import route_facts
 from searchqa.errors import SearchQAError
 from searchqa.state.protocols import CounterKey, Counters, counter_key
 
@@ -218,6 +219,7 @@ def _histogram(
     media_type=MEDIA_TYPE,
     summary="Prometheus metrics",
     description="Totals over every worker, in the Prometheus text format.",
+    opt=route_facts(access="operator", quiet=True),
 )
 async def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Prometheus metrics, summed over every worker."""

@@ -17,6 +17,7 @@ import re
 import time
 import uuid
 from dataclasses import replace
+from typing import assert_never
 
 from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
@@ -24,13 +25,22 @@ from litestar.types import ASGIApp, BeforeMessageSendHookHandler, Message, Recei
 
 from searchqa.api.logs import ACCESS_LOGGER, bind_request, note_answer, unbind_request
 from searchqa.api.metrics import STREAMS_CLOSED, STREAMS_OPENED, Metrics
-from searchqa.events import DoneEvent, ErrorEvent, parse_event
+from searchqa.api.route_facts import is_quiet
+from searchqa.events import (
+    AnswerEvent,
+    CitationEvent,
+    DoneEvent,
+    ErrorEvent,
+    MetaEvent,
+    ReasoningEvent,
+    SourcesEvent,
+    StatusEvent,
+    parse_event,
+)
 from searchqa.state.protocols import EventBatch, EventLog, KeyValueCache, StateBackend
 
 REQUEST_ID_HEADER = "x-request-id"
 UNMATCHED_ROUTE = "unmatched"
-QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
-"""Probes and scrapes: logged at DEBUG so they do not drown the rest."""
 CLIENT_CLOSED_REQUEST = 499
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _STAGES = {"search": "search_ms", "fetch": "fetch_ms", "first_answer": "first_answer_ms"}
@@ -47,10 +57,11 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _log_access(scope: Scope, route: str, status: int, duration_ms: float | None) -> None:
+    """One access line; routes declaring ``quiet`` (probes, scrapes) log at DEBUG."""
     method, path = scope.get("method", ""), scope.get("path", "")
     client = scope.get("client")
     access_log.log(
-        logging.DEBUG if route in QUIET_ROUTES else logging.INFO,
+        logging.DEBUG if is_quiet(scope.get("route_handler")) else logging.INFO,
         "%s %s %d",
         method,
         path,
@@ -155,11 +166,11 @@ class ObservedEventLog:
         self._inner = inner
         self._metrics = metrics
 
-    async def append(self, stream_id: str, data: str) -> int:
-        seq = await self._inner.append(stream_id, data)
+    async def append(self, stream_id: str, event_type: str, data: str) -> int:
+        seq = await self._inner.append(stream_id, event_type, data)
         if seq == 1:
             note_answer(stream_id)
-        if data.startswith(('{"type":"done"', '{"type":"error"')):
+        if event_type in ("done", "error"):
             self._record_end(data)
         return seq
 
@@ -169,12 +180,25 @@ class ObservedEventLog:
         except ValueError:  # never let counting break an answer
             log.warning("could not count an answer's last event", exc_info=True)
             return
+        match event:
+            case ErrorEvent():
+                self._metrics.count("errors", {"code": event.code})
+            case DoneEvent():
+                self._record_done(event)
+            case (
+                MetaEvent()
+                | StatusEvent()
+                | SourcesEvent()
+                | ReasoningEvent()
+                | AnswerEvent()
+                | CitationEvent()
+            ):
+                log.warning("a %s event was logged as the last one", event.type)
+            case _:
+                assert_never(event)
+
+    def _record_done(self, event: DoneEvent) -> None:
         metrics = self._metrics
-        if isinstance(event, ErrorEvent):
-            metrics.count("errors", {"code": event.code})
-            return
-        if not isinstance(event, DoneEvent):
-            return
         metrics.count("answers", {"cached": str(event.cached).lower()})
         if event.cached:
             return  # a replay: its timings are the original answer's

@@ -34,9 +34,9 @@ from pydantic import (
     model_serializer,
 )
 
-from searchqa.api.requests import MAX_HISTORY_TURNS, AnswerRequest, Turn
 from searchqa.errors import InvalidRequestError
 from searchqa.events import Usage
+from searchqa.service.requests import MAX_HISTORY_TURNS, AnswerRequest, Turn
 
 SERVED_MODEL = "searchqa"
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.5, 0.7

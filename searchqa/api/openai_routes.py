@@ -49,12 +49,12 @@ from searchqa.api.openai_stream import (
     ChunkTranslator,
     build_completion,
     error_response,
-    error_status,
     sse_line,
 )
-from searchqa.api.requests import AnswerSource
-from searchqa.errors import SearchQAError
+from searchqa.api.route_facts import route_facts
+from searchqa.errors import SearchQAError, http_status_for
 from searchqa.events import DoneEvent, ErrorEvent, Event, SourcesEvent
+from searchqa.service.requests import AnswerSource
 
 __all__ = ["ANSWER_SOURCE", "OpenAIController"]
 
@@ -194,7 +194,7 @@ def _failure_before_output(
     last = events[-1] if events else None
     if isinstance(last, ErrorEvent):
         return openai_error(
-            last.message, code=last.code, status=error_status(last), retryable=last.retryable
+            last.message, code=last.code, status=http_status_for(last), retryable=last.retryable
         )
     if not isinstance(last, complete):
         log.error("the answer stream ended without done or error")
@@ -218,13 +218,13 @@ class OpenAIController(Controller):
 
     path = "/v1"
     tags = ["OpenAI-compatible"]  # noqa: RUF012 (Litestar reads a plain class attribute)
-    exception_handlers = {  # noqa: RUF012
+    exception_handlers = {  # noqa: RUF012 (Litestar reads a plain class attribute)
         SearchQAError: _searchqa_error,
         HTTPException: _http_error,
         Exception: _internal_error,
     }
 
-    @get("/models", summary="List models (OpenAI-compatible)")
+    @get("/models", summary="List models (OpenAI-compatible)", opt=route_facts(access="secret"))
     async def list_models(self) -> ModelList:
         return ModelList(data=[ModelCard(created=MODEL_CREATED)])
 
@@ -240,6 +240,7 @@ class OpenAIController(Controller):
             "Perplexity-style `search_results` and `citations`."
         ),
         responses=_RESPONSES,
+        opt=route_facts(access="secret", generates=True, stream="ChatCompletionChunk"),
     )
     async def chat_completions(
         self,

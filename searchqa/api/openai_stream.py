@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import assert_never
 
 from searchqa.api.openai_models import (
     Annotation,
@@ -34,6 +35,7 @@ from searchqa.api.openai_models import (
     SearchResult,
     UrlCitation,
 )
+from searchqa.errors import http_status_for
 from searchqa.events import (
     AnswerEvent,
     CitationEvent,
@@ -44,6 +46,7 @@ from searchqa.events import (
     ReasoningEvent,
     Source,
     SourcesEvent,
+    StatusEvent,
 )
 
 DONE_LINE = b"data: [DONE]\n\n"
@@ -90,15 +93,8 @@ def error_response(
     return ErrorResponse(error=detail)
 
 
-def error_status(event: ErrorEvent) -> int:
-    """The HTTP status of a failure reported as an event: 503 when a retry may help."""
-    if event.retryable:
-        return 503
-    return 502 if event.service else 500
-
-
 def event_error(event: ErrorEvent) -> ErrorResponse:
-    return error_response(event.message, code=event.code, http_status=error_status(event))
+    return error_response(event.message, code=event.code, http_status=http_status_for(event))
 
 
 def sse_line(payload: Payload) -> bytes:
@@ -120,28 +116,33 @@ class ChunkTranslator:
 
     def translate(self, event: Event) -> list[Payload]:
         payloads: list[Payload] = []
-        if isinstance(event, MetaEvent):
-            self.id = completion_id(event.request_id)
-        elif isinstance(event, SourcesEvent):
-            self._sources = list(event.sources)
-            payloads += self._start()
-        elif isinstance(event, ReasoningEvent):
-            payloads += self._start()
-            payloads.append(self._chunk(ChunkDelta(reasoning_content=event.text)))
-        elif isinstance(event, AnswerEvent):
-            payloads += self._start()
-            payloads.append(self._chunk(ChunkDelta(content=event.text)))
-        elif isinstance(event, CitationEvent):
-            payloads.append(self._chunk(ChunkDelta(annotations=[annotation(event)])))
-        elif isinstance(event, DoneEvent):
-            payloads += self._start()
-            payloads.append(self._chunk(ChunkDelta(), finish=True, with_sources=True))
-            if self.include_usage:
-                payloads.append(self._usage_chunk(event))
-            self.finished = True
-        elif isinstance(event, ErrorEvent):
-            payloads.append(event_error(event))
-            self.finished = True
+        match event:
+            case MetaEvent():
+                self.id = completion_id(event.request_id)
+            case StatusEvent():
+                pass  # progress has no place in a chat completion
+            case SourcesEvent():
+                self._sources = list(event.sources)
+                payloads += self._start()
+            case ReasoningEvent():
+                payloads += self._start()
+                payloads.append(self._chunk(ChunkDelta(reasoning_content=event.text)))
+            case AnswerEvent():
+                payloads += self._start()
+                payloads.append(self._chunk(ChunkDelta(content=event.text)))
+            case CitationEvent():
+                payloads.append(self._chunk(ChunkDelta(annotations=[annotation(event)])))
+            case DoneEvent():
+                payloads += self._start()
+                payloads.append(self._chunk(ChunkDelta(), finish=True, with_sources=True))
+                if self.include_usage:
+                    payloads.append(self._usage_chunk(event))
+                self.finished = True
+            case ErrorEvent():
+                payloads.append(event_error(event))
+                self.finished = True
+            case _:
+                assert_never(event)
         return payloads
 
     def _start(self) -> list[Payload]:

@@ -4,8 +4,9 @@ Litestar documents every route from its handler, but cannot say that a 200 is al
 ``text/event-stream`` of typed events. So the JSON is completed once, before it is first
 served: each event model becomes a component (``MetaEvent`` ... ``ErrorEvent``, from pydantic's
 own JSON Schema, with ``type`` required), ``Event`` is their union with the ``type``
-discriminator, ``ChatCompletionChunk`` describes the OpenAI-compatible stream, and each
-streaming route's 200 response gets a ``text/event-stream`` content referring to them.
+discriminator, ``ChatCompletionChunk`` describes the OpenAI-compatible stream, and the 200
+response of each route that declares a ``stream`` (see ``route_facts``) gets a
+``text/event-stream`` content referring to its component.
 """
 
 from __future__ import annotations
@@ -13,30 +14,25 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from litestar import Request
+from litestar import Litestar, Request, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin
+from litestar.routes import HTTPRoute
 from pydantic import TypeAdapter
 
 from searchqa.api.openai_models import ChatCompletionChunk
+from searchqa.api.route_facts import StreamSchema, route_facts, stream_of
 from searchqa.api.sse import SSE_MEDIA_TYPE
-from searchqa.events import Event
+from searchqa.events import EVENT_ORDER, Event
 
 REF = "#/components/schemas/"
-EVENT_COMPONENT = "Event"
-CHUNK_COMPONENT = "ChatCompletionChunk"
-EVENT_STREAM_ROUTES = {
-    ("/v1/answer", "post"): EVENT_COMPONENT,
-    ("/v1/answer", "get"): EVENT_COMPONENT,
-    ("/v1/answers/{request_id}/events", "get"): EVENT_COMPONENT,
-    ("/v1/files/answer", "post"): EVENT_COMPONENT,
-    ("/v1/chat/completions", "post"): CHUNK_COMPONENT,
-}
-"""Routes whose 200 response is (or may be) an event stream, and what each message carries."""
+EVENT_COMPONENT: StreamSchema = "Event"
+CHUNK_COMPONENT: StreamSchema = "ChatCompletionChunk"
+SCHEMA_PATH = "/schema"
 DESCRIPTION = (
     "Answers with numbered citations to live web pages, streamed as typed events. Each SSE "
     "message is `event: <type>`, `id: <request_id>-<seq>`, `data: <the event as JSON>`, in the "
-    "order `meta status* sources (status|reasoning)* (status|answer|citation)* (done|error)`; "
+    f"order `{EVENT_ORDER}`; "
     "the `Event` component is their union, discriminated by `type`. Errors are RFC 9457 "
     "problem details (`application/problem+json`), except on the OpenAI-compatible routes."
 )
@@ -65,15 +61,31 @@ def stream_components() -> dict[str, dict[str, Any]]:
     return components
 
 
-def document_event_streams(document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` (Litestar's OpenAPI dict) with the event components and stream contents."""
+def declared_streams(app: Litestar) -> dict[tuple[str, str], StreamSchema]:
+    """(OpenAPI path, method) -> the component of each message, for every route that
+    declares an event stream."""
+    return {
+        (route.path_format, method.lower()): stream
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+        if (stream := stream_of(handler)) is not None
+        for method in handler.http_methods
+    }
+
+
+def document_event_streams(
+    document: dict[str, Any], streams: dict[tuple[str, str], StreamSchema]
+) -> dict[str, Any]:
+    """``document`` (Litestar's OpenAPI dict) with the event components and the stream
+    content of each route in ``streams``."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name, schema in stream_components().items():
         if name in schemas and name.endswith("Event") and name != EVENT_COMPONENT:
             schemas[name]["required"] = schema["required"]
         schemas.setdefault(name, schema)
     paths = document.get("paths", {})
-    for (path, method), component in EVENT_STREAM_ROUTES.items():
+    for (path, method), component in streams.items():
         operation = paths.get(path, {}).get(method)
         if operation is None:
             continue
@@ -95,7 +107,9 @@ class EventStreamJsonPlugin(JsonRenderPlugin):
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
         if self._document is None:
-            self._document = document_event_streams(copy.deepcopy(openapi_schema))
+            self._document = document_event_streams(
+                copy.deepcopy(openapi_schema), declared_streams(request.app)
+            )
         return super().render(request, self._document)
 
 
@@ -105,6 +119,6 @@ def openapi_config(version: str) -> OpenAPIConfig:
         title="searchqa",
         version=version,
         description=DESCRIPTION,
-        path="/schema",
+        openapi_router=Router(SCHEMA_PATH, route_handlers=[], opt=route_facts(access="open")),
         render_plugins=[ScalarRenderPlugin(), EventStreamJsonPlugin()],
     )

@@ -6,8 +6,9 @@ idle stream gets a comment line now and then so proxies and browsers keep it ope
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+from searchqa.state.protocols import LogEntry
 
 SSE_MEDIA_TYPE = "text/event-stream"
 SSE_HEADERS = {
@@ -25,15 +26,9 @@ class StreamPosition:
     seq: int
 
 
-def event_type(data: str) -> str:
-    """The ``type`` of one event in its JSON wire form."""
-    value = json.loads(data).get("type")
-    return value if isinstance(value, str) else "message"
-
-
-def encode_event(stream_id: str, seq: int, data: str) -> bytes:
-    """One SSE message; ``data`` is compact JSON, so it never spans lines."""
-    return f"event: {event_type(data)}\nid: {stream_id}-{seq}\ndata: {data}\n\n".encode()
+def encode_event(stream_id: str, entry: LogEntry) -> bytes:
+    """One SSE message; the event's JSON is compact, so it never spans lines."""
+    return f"event: {entry.type}\nid: {stream_id}-{entry.seq}\ndata: {entry.data}\n\n".encode()
 
 
 def format_event_id(stream_id: str, seq: int) -> str:

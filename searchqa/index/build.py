@@ -18,17 +18,14 @@ from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from searchqa.documents import FetchedPage
+from searchqa.errors import InvalidRequestError
+from searchqa.files import read_file_text
 from searchqa.index.crawl import PageOutcome, SiteCrawler, is_sitemap_url
 from searchqa.index.files import (
-    HTML_SUFFIXES,
-    FileTooLargeError,
-    decode_bytes,
     discover_files,
     file_url,
     folder_url_prefix,
     inspect_source,
-    parse_plain_document,
     read_file,
 )
 from searchqa.index.sitemap import parse_sitemap
@@ -40,6 +37,8 @@ Progress = Callable[[str, str], None]
 """Called as ``progress(outcome, detail)``: outcome is added, updated, unchanged, removed or
 failed; detail is the document's URL (for failed: ``"<url or source>: <reason>"``)."""
 
+_FILE_FAILURES = {"file_too_large": "too_large", "bad_file": "unreadable"}
+"""Failure reasons reported under another name than the error's code."""
 COMMIT_EVERY = 200
 """Files written per transaction (web pages commit one by one), so readers see progress."""
 _T = TypeVar("_T")
@@ -69,10 +68,11 @@ async def index_sources(
 ) -> IndexReport:
     """Index each source: a file, a folder (recursive), a web page URL or a sitemap URL.
 
-    Folders take .html/.htm/.md/.markdown/.txt/.rst files. Web sources are fetched through
-    the guarded page fetcher, honouring robots.txt, one request at a time per host with a pause
-    of ``crawl_delay_s`` between (default ``crawl.CRAWL_DELAY_S``; a longer robots.txt
-    Crawl-delay wins). Raises SearchError if the index database is unusable.
+    Folders take the files ``searchqa.files`` reads (text, Markdown, reST, HTML, PDF). Web
+    sources are fetched through the guarded page fetcher, honouring robots.txt, one request at
+    a time per host with a pause of ``crawl_delay_s`` between (default
+    ``crawl.CRAWL_DELAY_S``; a longer robots.txt Crawl-delay wins). Raises SearchError if the
+    index database is unusable.
     """
     report = IndexReport()
     async with _Indexer(settings, report, progress, crawl_delay_s) as indexer:
@@ -162,36 +162,31 @@ class _Indexer:
     async def _index_file(self, path: Path, url: str, known_hash: str | None, root: str) -> None:
         try:
             raw, content_hash = await asyncio.to_thread(read_file, path)
-        except FileTooLargeError:
-            self._fail(url, "too_large")
-            return
-        except OSError as exc:
-            self._fail(url, f"unreadable ({exc.strerror or exc})")
+        except InvalidRequestError as exc:
+            self._fail(url, _FILE_FAILURES.get(exc.code) or exc.message)
             return
         if content_hash == known_hash:
             self._count("unchanged", url)
             return
-        html = path.suffix.lower() in HTML_SUFFIXES
-        text = await asyncio.to_thread(partial(decode_bytes, raw, html=html))
-        if html:
-            fetched = FetchedPage(url=url, requested_url=url, text=text, content_type="text/html")
-            extracted = await self._extractor.extract(fetched, fallback_title=path.name)
-            if extracted is None:
-                # The file changed and holds no text now: its old text must not stay findable.
-                await self._remove([url] if known_hash else [])
-                self._fail(url, "no_text")
-                return
-            title, body, published = extracted.title, extracted.text, extracted.published
+        try:
+            read = await read_file_text(path.name, None, raw, url=url, extractor=self._extractor)
+        except InvalidRequestError as exc:
+            read = None
+            reason = exc.code
         else:
-            plain = await asyncio.to_thread(parse_plain_document, text, path.name)
-            title, body, published = plain.title, plain.text, plain.published
+            reason = "no_text"
+        if read is None or (read.kind == "html" and not read.text.strip()):
+            # The file changed and holds no text now: its old text must not stay findable.
+            await self._remove([url] if known_hash else [])
+            self._fail(url, reason)
+            return
         doc = IndexedDocument(
             url=url,
             source_root=root,
-            title=title or path.name,
-            text=body,
+            title=read.title or path.name,
+            text=read.text,
             content_hash=content_hash,
-            published=published,
+            published=read.published,
         )
         await self._upsert(doc)
 

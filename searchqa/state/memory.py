@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from searchqa.state.protocols import (
     CounterKey,
     EventBatch,
+    LogEntry,
     RateDecision,
     StateBackend,
     counter_key,
@@ -96,7 +97,8 @@ class MemoryRateLimiter:
 @dataclass
 class _Stream:
     expires: float
-    events: list[str] = field(default_factory=list)
+    events: list[tuple[str, str]] = field(default_factory=list)
+    """(type, JSON) of each event, seq 1 first."""
     finished: bool = False
     stop: bool = False
     clients: dict[str, float] = field(default_factory=dict)
@@ -154,12 +156,12 @@ class MemoryEventLog:
             stream = self._streams[stream_id] = _Stream(expires=self._clock() + ttl_s)
         return stream
 
-    async def append(self, stream_id: str, data: str) -> int:
+    async def append(self, stream_id: str, event_type: str, data: str) -> int:
         stream = self._stream(stream_id, ttl_s=self._ttl_s)
         if stream.finished:
             raise ValueError(f"stream {stream_id} is finished")
         async with stream.changed:
-            stream.events.append(data)
+            stream.events.append((event_type, data))
             stream.expires = self._clock() + self._ttl_s
             stream.changed.notify_all()
         return len(stream.events)
@@ -187,7 +189,10 @@ class MemoryEventLog:
                 del self._streams[stream_id]  # a placeholder nobody wrote to
         if stream is None:
             return EventBatch([], finished=False, exists=False)
-        events = list(enumerate(stream.events[after:], start=after + 1))
+        events = [
+            LogEntry(seq, event_type, data)
+            for seq, (event_type, data) in enumerate(stream.events[after:], start=after + 1)
+        ]
         return EventBatch(events, stream.finished, stream.exists)
 
     @staticmethod
@@ -236,8 +241,9 @@ class MemoryEventLog:
         stream = self._find(stream_id)
         return stream is not None and stream.exists
 
-    def events_after(self, stream_id: str, after: int) -> tuple[list[str], bool]:
-        """The raw events after seq ``after`` and whether the stream is finished."""
+    def events_after(self, stream_id: str, after: int) -> tuple[list[tuple[str, str]], bool]:
+        """The (type, JSON) of each event after seq ``after``, and whether the stream is
+        finished."""
         stream = self._find(stream_id)
         if stream is None:
             return [], False

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 CounterKey = tuple[str, tuple[tuple[str, str], ...]]
 """A counter's name and its labels, sorted by label name."""
@@ -24,11 +24,20 @@ class RateDecision:
     """Seconds until the window ends (Retry-After when denied)."""
 
 
+class LogEntry(NamedTuple):
+    """One event of a stream: its seq, its type and its JSON, kept side by side so that
+    readers route and encode it without parsing it again."""
+
+    seq: int
+    type: str
+    data: str
+
+
 @dataclass(frozen=True)
 class EventBatch:
     """Events of one stream after a given seq, in order."""
 
-    events: list[tuple[int, str]]
+    events: list[LogEntry]
     finished: bool
     """The writer called finish() and every event is in this batch or an earlier one."""
     exists: bool
@@ -64,8 +73,10 @@ class EventLog(Protocol):
     its first event, so a follower may start reading before its leader has written.
     """
 
-    async def append(self, stream_id: str, data: str) -> int:
-        """Add one event; return its seq (1, 2, ...). Raises ValueError once finished."""
+    async def append(self, stream_id: str, event_type: str, data: str) -> int:
+        """Add one event (its type and JSON); return its seq (1, 2, ...).
+
+        Raises ValueError once finished."""
         ...
 
     async def finish(self, stream_id: str) -> None:

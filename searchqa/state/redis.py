@@ -32,6 +32,7 @@ from searchqa.settings import RedisSettings
 from searchqa.state.protocols import (
     CounterKey,
     EventBatch,
+    LogEntry,
     RateDecision,
     StateBackend,
     counter_key,
@@ -45,8 +46,9 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {n, ttl}
 """
-# ARGV: ttl ms, seq of the first data (0 = after the last), finish (0/1), data...
-# Writes only the data that continues the stream; returns {last seq, finished, written}.
+# ARGV: ttl ms, seq of the first event (0 = after the last), finish (0/1), then each event as
+# two values, type and data. Writes only the events that continue the stream; returns
+# {last seq, finished, written}.
 _EXTEND = """
 local last, done = 0, false
 local tail = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
@@ -59,9 +61,9 @@ if done then return {last, 1, 0} end
 local seq = tonumber(ARGV[2])
 if seq == 0 then seq = last + 1 end
 local wrote = 0
-for i = 4, #ARGV do
+for i = 4, #ARGV, 2 do
   if seq == last + 1 then
-    redis.call('XADD', KEYS[1], seq .. '-0', 'd', ARGV[i])
+    redis.call('XADD', KEYS[1], seq .. '-0', 't', ARGV[i], 'd', ARGV[i + 1])
     last = seq
     wrote = wrote + 1
   end
@@ -230,8 +232,8 @@ class RedisEventLog:
     def _key(self, stream_id: str, part: str = "") -> str:
         return self._conn.key("stream", stream_id + part)
 
-    async def append(self, stream_id: str, data: str) -> int:
-        last, finished, _ = await self.extend(stream_id, 0, [data])
+    async def append(self, stream_id: str, event_type: str, data: str) -> int:
+        last, finished, _ = await self.extend(stream_id, 0, [(event_type, data)])
         if finished:
             raise ValueError(f"stream {stream_id} is finished")
         return last
@@ -240,14 +242,21 @@ class RedisEventLog:
         await self.extend(stream_id, 0, [], finish=True)
 
     async def extend(
-        self, stream_id: str, first_seq: int, datas: Sequence[str], *, finish: bool = False
+        self,
+        stream_id: str,
+        first_seq: int,
+        events: Sequence[tuple[str, str]],
+        *,
+        finish: bool = False,
     ) -> tuple[int, bool, int]:
-        """Write ``datas`` as seqs ``first_seq``... where they continue the stream.
+        """Write ``events`` (type, JSON) as seqs ``first_seq``... where they continue the
+        stream.
 
         Returns (last seq in Redis, finished, events written); a last seq below the intended one
         means Redis lost the start (a restart) and the caller should resend from there.
         """
-        args: list[str | int] = [self._ttl_ms, first_seq, int(finish), *datas]
+        pairs = [value for event in events for value in event]
+        args: list[str | int] = [self._ttl_ms, first_seq, int(finish), *pairs]
         last, finished, wrote = await self._conn.run(
             "events.append", lambda: self._extend(keys=[self._key(stream_id)], args=args)
         )
@@ -269,12 +278,12 @@ class RedisEventLog:
             )
             entries = _entries(blocked)
             exists = exists or bool(entries)
-        events: list[tuple[int, str]] = []
+        events: list[LogEntry] = []
         finished = _is_end(tail)
         for entry_id, fields in entries:
             seq, marker = entry_id.split(b"-")
             if marker == b"0":
-                events.append((int(seq), fields[b"d"].decode()))
+                events.append(LogEntry(int(seq), fields[b"t"].decode(), fields[b"d"].decode()))
             else:
                 finished = True
         return EventBatch(events, finished, exists)

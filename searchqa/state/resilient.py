@@ -253,35 +253,36 @@ class ResilientEventLog:
         self._local = MemoryEventLog(stream_ttl_s=stream_ttl_s)
         self._replicas: dict[str, _Replica] = {}
 
-    async def append(self, stream_id: str, data: str) -> int:
-        seq = await self._local.append(stream_id, data)
+    async def append(self, stream_id: str, event_type: str, data: str) -> int:
+        seq = await self._local.append(stream_id, event_type, data)
         await self._replicate(stream_id)
         return seq
 
     async def finish(self, stream_id: str) -> None:
         await self._local.finish(stream_id)
-        await self._replicate(stream_id)
+        # Once finish returns, readers on other workers must see the end: wait for a push under way.
+        await self._replicate(stream_id, wait=True)
 
-    async def _replicate(self, stream_id: str) -> None:
+    async def _replicate(self, stream_id: str, *, wait: bool = False) -> None:
         replica = self._replicas.get(stream_id)
         if replica is None:
             self._forget_lapsed()
             replica = self._replicas[stream_id] = _Replica()
-        if replica.lock.locked():
+        if replica.lock.locked() and not wait:
             return  # the push under way loops until it has sent this too
         async with replica.lock:
             stalls = 0
             while stalls < 2:
-                datas, finished = self._local.events_after(stream_id, replica.synced)
-                if not datas and (replica.done or not finished):
+                events, finished = self._local.events_after(stream_id, replica.synced)
+                if not events and (replica.done or not finished):
                     break
                 first = replica.synced + 1
-                push = partial(self._remote.extend, stream_id, first, datas, finish=finished)
+                push = partial(self._remote.extend, stream_id, first, events, finish=finished)
                 reply = await self._guard.attempt("events.append", push)
                 if isinstance(reply, Unavailable):
                     return
                 last, replica.done, _ = reply
-                before, replica.synced = replica.synced, min(last, first - 1 + len(datas))
+                before, replica.synced = replica.synced, min(last, first - 1 + len(events))
                 if replica.done:
                     break
                 stalls = stalls + 1 if replica.synced <= before else 0

@@ -5,15 +5,17 @@ A marker is an opening bracket (``[``, ``【`` or ``［``), the word ``citation`
 full-width), and a closing bracket (``]``, ``】`` or ``］``), with spaces allowed between the parts.
 It becomes one ``[n]`` per distinct source it names, each followed by a ``citation`` event whose
 ``offset`` is the code-point offset of that ``[`` in the normalised answer. Numbers that name no
-source are dropped; a marker naming none disappears. Within one marker, and within a run of adjacent
-markers (``[citation:3][citation:3]``), a source is cited once.
+source are dropped; a marker naming none disappears, and so do the spaces before it when
+punctuation follows (``a bad one [citation:42].`` becomes ``a bad one.``). Within one marker, and
+within a run of adjacent markers (``[citation:3][citation:3]``), a source is cited once.
 
 Anything else passes through unchanged, including a bare ``[3]`` the model writes itself: it is
 text, not a citation, and gets no event (only ``citation`` events say what was cited). So do
 ``[citation needed]``, Markdown links and a marker left unfinished when the stream ends.
 
 Chunks may split anywhere. Text is emitted as soon as it cannot be part of a marker; only an
-unfinished marker candidate is held back, and never more than ``MAX_MARKER_CHARS`` characters.
+unfinished marker candidate (at most ``MAX_MARKER_CHARS`` characters) and the spaces before it
+or before a dropped marker are held back.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ _SEPARATORS = frozenset(",，;；、")
 _SPACES = frozenset(" \t\u00a0\u3000")
 _DIGITS = frozenset("0123456789０１２３４５６７８９")
 _KEYWORD = "citation"
+_CLOSING_PUNCTUATION = frozenset(".,;:!?)。，；：！？）")
+"""Punctuation that takes no space before it: a dropped marker's spaces go when it follows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +106,7 @@ class CitationParser:
         self._length = 0  # code points in the answer so far
         self._cited: dict[int, None] = {}
         self._run: set[int] | None = None  # sources cited by the current run of markers
+        self._held = ""  # spaces before a dropped marker, kept until we see what follows
 
     @property
     def answer(self) -> str:
@@ -132,26 +137,49 @@ class CitationParser:
         while opener is not None:
             found = _scan_marker(text, opener.start())
             if isinstance(found, _Marker):
-                self._append_text(chunk, text[plain_from : opener.start()])
+                self._append_before_marker(chunk, text[plain_from : opener.start()])
                 self._cite(found.numbers, chunk, events)
                 plain_from = found.end
                 opener = _OPENER.search(text, found.end)
             elif found is _UNFINISHED and not final:
-                self._pending = text[opener.start() :]
+                before = text[plain_from : opener.start()]
+                spaces = len(before) - len(before.rstrip("".join(_SPACES)))
+                self._pending = text[opener.start() - spaces :]
                 break
             else:
                 opener = _OPENER.search(text, opener.start() + 1)
         self._append_text(chunk, text[plain_from : len(text) - len(self._pending)])
+        if final:
+            self._release_held(chunk)
         if chunk:
             events.append(AnswerEvent(text="".join(chunk)))
         return events
 
+    def _append_before_marker(self, chunk: list[str], text: str) -> None:
+        """The text before a marker; its trailing spaces wait to see whether the marker cites."""
+        if text:
+            self._run = None
+        body = text.rstrip("".join(_SPACES))
+        self._append_text(chunk, body)
+        self._held += text[len(body) :]
+
     def _append_text(self, chunk: list[str], text: str) -> None:
+        if text:
+            if text[0] in _CLOSING_PUNCTUATION:
+                self._held = ""
+            self._release_held(chunk)
+            self._emit(chunk, text)
+            self._run = None
+
+    def _release_held(self, chunk: list[str]) -> None:
+        held, self._held = self._held, ""
+        self._emit(chunk, held)
+
+    def _emit(self, chunk: list[str], text: str) -> None:
         if text:
             chunk.append(text)
             self._answer.append(text)
             self._length += len(text)
-            self._run = None
 
     def _cite(
         self,
@@ -165,11 +193,10 @@ class CitationParser:
             if source is None or number in run:
                 continue
             run.add(number)
+            self._release_held(chunk)
             label = f"[{number}]"
             offset = self._length
-            chunk.append(label)
-            self._answer.append(label)
-            self._length += len(label)
+            self._emit(chunk, label)
             events.append(AnswerEvent(text="".join(chunk)))
             chunk.clear()
             events.append(

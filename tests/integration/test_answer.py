@@ -12,7 +12,7 @@ import pytest
 from searchqa.answer import answer
 from searchqa.errors import InvalidRequestError
 from searchqa.events import AnswerEvent, CitationEvent, DoneEvent, Event, StatusEvent
-from searchqa.pipeline import Pipeline
+from searchqa.kit import AnswerKit
 from searchqa.protocols import Turn
 from searchqa.settings import FetchSettings, LLMSettings, SearchSettings, Settings
 from tests.fakes.searxng import FakeSearxng, searx_result
@@ -47,9 +47,9 @@ def servers() -> Iterator[Servers]:
 
 
 @pytest.fixture
-async def pipeline(servers: Servers) -> AsyncIterator[Pipeline]:
-    async with Pipeline.from_settings(servers.settings) as pipeline:
-        yield pipeline
+async def kit(servers: Servers) -> AsyncIterator[AnswerKit]:
+    async with AnswerKit.from_settings(servers.settings) as kit:
+        yield kit
 
 
 async def _other_tasks() -> set[asyncio.Task[object]]:
@@ -58,11 +58,11 @@ async def _other_tasks() -> set[asyncio.Task[object]]:
 
 
 async def test_closing_the_stream_mid_answer_closes_the_model_request(
-    servers: Servers, pipeline: Pipeline
+    servers: Servers, kit: AnswerKit
 ) -> None:
     servers.llm.token_delay_s = 0.05
     servers.llm.answer = "A long answer " * 200
-    events = answer("How do gardens cool cities?", pipeline=pipeline)
+    events = answer("How do gardens cool cities?", kit=kit)
     async with aclosing(events):
         async for event in events:
             if isinstance(event, AnswerEvent):
@@ -74,7 +74,7 @@ async def test_closing_the_stream_mid_answer_closes_the_model_request(
 
 
 async def test_cancelling_during_fetch_abandons_every_page(
-    servers: Servers, pipeline: Pipeline
+    servers: Servers, kit: AnswerKit
 ) -> None:
     servers.searx.results = [
         searx_result(f"{servers.web.url}/hang", "Hang", "h"),
@@ -83,11 +83,11 @@ async def test_cancelling_during_fetch_abandons_every_page(
     seen: list[Event] = []
 
     async def consume() -> None:
-        async for event in answer("Gardens?", pipeline=pipeline):
+        async for event in answer("Gardens?", kit=kit):
             seen.append(event)
 
     task = asyncio.create_task(consume())
-    while not any(isinstance(e, StatusEvent) and e.stage == "fetch" for e in seen):  # noqa: ASYNC110
+    while not any(isinstance(e, StatusEvent) and e.stage == "fetch" for e in seen):  # noqa: ASYNC110 (another task fills seen)
         await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -97,10 +97,10 @@ async def test_cancelling_during_fetch_abandons_every_page(
 
 
 async def test_citations_point_at_the_sources_of_the_prompt(
-    servers: Servers, pipeline: Pipeline
+    servers: Servers, kit: AnswerKit
 ) -> None:
     servers.llm.answer = "Shade cools [citation:1]; [citation:7] is not a source [citation: 1, 2]."
-    events = [event async for event in answer("Gardens?", pipeline=pipeline)]
+    events = [event async for event in answer("Gardens?", kit=kit)]
     done = events[-1]
     assert isinstance(done, DoneEvent)
     assert done.answer == "Shade cools [1];  is not a source [1]."
@@ -109,19 +109,19 @@ async def test_citations_point_at_the_sources_of_the_prompt(
     assert all(c.url == f"{servers.web.url}/pages/english" for c in citations)
 
 
-async def test_invalid_question_is_refused_before_any_event(pipeline: Pipeline) -> None:
+async def test_invalid_question_is_refused_before_any_event(kit: AnswerKit) -> None:
     with pytest.raises(InvalidRequestError):
-        await anext(answer("", pipeline=pipeline))
+        await anext(answer("", kit=kit))
 
 
 async def test_follow_up_turns_reach_the_model_before_the_prompt(
-    servers: Servers, pipeline: Pipeline
+    servers: Servers, kit: AnswerKit
 ) -> None:
     history = [
         Turn(role="user", content="What cools a city block?"),
         Turn(role="assistant", content="Trees and gardens [1]."),
     ]
-    events = [e async for e in answer("And how much?", pipeline=pipeline, history=history)]
+    events = [e async for e in answer("And how much?", kit=kit, history=history)]
     assert isinstance(events[-1], DoneEvent)
     (request,) = [r for r in servers.llm.requests if r.path.endswith("/chat/completions")]
     messages = request.body["messages"]

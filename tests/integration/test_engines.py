@@ -288,7 +288,7 @@ async def test_ddg_that_blocks_past_the_timeout_is_a_timeout() -> None:
 
 
 def settings_with(**search: Any) -> Settings:
-    return Settings(_env_file=None, search=SearchSettings(**search))  # type: ignore[call-arg]
+    return Settings(_env_file=None, search=SearchSettings(**search))  # type: ignore[call-arg]  # pydantic-settings' _env_file
 
 
 def test_registry_builds_engines_in_the_configured_order() -> None:
@@ -329,6 +329,6 @@ def test_registry_rejects_empty_and_repeated_lists() -> None:
 
 def test_registry_builds_the_local_index_engine(tmp_path: Any) -> None:
     pytest.importorskip("searchqa.engines.local")
-    settings = Settings(_env_file=None, index={"path": tmp_path / "index.sqlite3"})  # type: ignore[call-arg, arg-type]
+    settings = Settings(_env_file=None, index={"path": tmp_path / "index.sqlite3"})  # type: ignore[call-arg, arg-type]  # _env_file; a dict validated into IndexSettings
     (engine,) = build_engines(["local"], settings)
     assert engine.name == "local"

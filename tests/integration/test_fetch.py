@@ -460,7 +460,7 @@ async def test_cancelling_the_consumer_cancels_every_fetch(
 
     consumer = asyncio.create_task(consume())
     async with asyncio.timeout(10):
-        while sum("/hang?consumer=" in path for path in fake_web.requests) < 4:  # noqa: ASYNC110
+        while sum("/hang?consumer=" in path for path in fake_web.requests) < 4:  # noqa: ASYNC110 (the fake web runs on another thread)
             await asyncio.sleep(0.02)
     consumer.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -1,6 +1,6 @@
 """The OpenAI-compatible facade under uvicorn, driven by the real `openai` client.
 
-The answer source runs the real pipeline against the fake web, SearXNG and SGLang.
+The answer source runs the real answer kit against the fake web, SearXNG and SGLang.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from litestar.di import Provide
 from searchqa.answer import answer
 from searchqa.api.openai_routes import ANSWER_SOURCE, OpenAIController
 from searchqa.api.problems import EXCEPTION_HANDLERS
-from searchqa.api.requests import AnswerRequest, Turn
 from searchqa.events import DoneEvent, ErrorEvent, Event
-from searchqa.pipeline import Pipeline
+from searchqa.kit import AnswerKit
+from searchqa.service.requests import AnswerRequest, Turn
 from searchqa.settings import FetchSettings, LLMSettings, SearchSettings, Settings
 from tests.fakes.searxng import FakeSearxng, searx_result
 from tests.fakes.server import BackgroundServer, serve
@@ -38,30 +38,30 @@ CITED_ANSWER = "Paris is the capital [1]; Lyon is not [2]."
 
 
 @dataclass
-class PipelineSource:
-    """An answer source over the real pipeline that records what it was asked and how it ended."""
+class KitSource:
+    """An answer source over the real answer kit that records what it was asked and how it ended."""
 
     settings: Settings
-    pipeline: Pipeline | None = None
+    kit: AnswerKit | None = None
     received: list[AnswerRequest] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
     """Per stream: ``finished`` (done or error went out) or ``abandoned`` (closed before)."""
 
     async def start(self) -> None:
-        self.pipeline = Pipeline.from_settings(self.settings)
+        self.kit = AnswerKit.from_settings(self.settings)
 
     async def stop(self) -> None:
-        if self.pipeline is not None:
-            await self.pipeline.aclose()
+        if self.kit is not None:
+            await self.kit.aclose()
 
     async def __call__(self, request: AnswerRequest) -> AsyncGenerator[Event, None]:
-        assert self.pipeline is not None
+        assert self.kit is not None
         self.received.append(request)
         outcome = "abandoned"
         try:
             events = answer(
                 request.query,
-                pipeline=self.pipeline,
+                kit=self.kit,
                 max_sources=request.max_sources,
                 history=request.history,
                 temperature=request.temperature,
@@ -111,7 +111,7 @@ class World:
     web: BackgroundServer
     searx: FakeSearxng
     llm: FakeSGLang
-    source: PipelineSource
+    source: KitSource
     api: UvicornServer
 
     def client(self) -> openai.AsyncOpenAI:
@@ -139,7 +139,7 @@ def shared_world() -> Iterator[World]:
             ),
             fetch=FetchSettings(allow_hosts=["127.0.0.1"], deadline_s=5, extract_workers=1),
         )
-        source = PipelineSource(settings)
+        source = KitSource(settings)
         app = Litestar(
             route_handlers=[OpenAIController],
             dependencies={ANSWER_SOURCE: Provide(lambda: source, sync_to_thread=False)},

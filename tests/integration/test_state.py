@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from searchqa.settings import RedisSettings
 from searchqa.state import StateBackend, build_state
-from searchqa.state.protocols import EventBatch
+from searchqa.state.protocols import EventBatch, LogEntry
 from searchqa.state.redis import build_redis_state
 from searchqa.state.resilient import build_resilient_state
 from tests.fakes.redis import RedisServer
@@ -88,20 +88,30 @@ async def test_rate_limit_allows_exactly_the_limit_per_window(state: StateBacken
 
 async def test_stream_is_resumable_from_any_seq(state: StateBackend) -> None:
     events = state.events
-    assert [await events.append("s", f'{{"n": {n}}}') for n in (1, 2, 3)] == [1, 2, 3]
+    assert [await events.append("s", f"type{n}", f'{{"n": {n}}}') for n in (1, 2, 3)] == [1, 2, 3]
     batch = await events.read("s", after=0)
-    assert batch == EventBatch([(1, '{"n": 1}'), (2, '{"n": 2}'), (3, '{"n": 3}')], False, True)
-    assert (await events.read("s", after=2)).events == [(3, '{"n": 3}')]
+    assert batch == EventBatch(
+        [
+            LogEntry(1, "type1", '{"n": 1}'),
+            LogEntry(2, "type2", '{"n": 2}'),
+            LogEntry(3, "type3", '{"n": 3}'),
+        ],
+        False,
+        True,
+    )
+    assert (await events.read("s", after=2)).events == [LogEntry(3, "type3", '{"n": 3}')]
     assert (await events.read("s", after=3)) == EventBatch([], finished=False, exists=True)
 
     await events.finish("s")
     assert (await events.read("s", after=1)) == EventBatch(
-        [(2, '{"n": 2}'), (3, '{"n": 3}')], finished=True, exists=True
+        [LogEntry(2, "type2", '{"n": 2}'), LogEntry(3, "type3", '{"n": 3}')],
+        finished=True,
+        exists=True,
     )
     assert (await events.read("s", after=3)) == EventBatch([], finished=True, exists=True)
     assert (await events.read("s", after=10**30)) == EventBatch([], finished=True, exists=True)
     with pytest.raises(ValueError, match="finished"):
-        await events.append("s", "late")
+        await events.append("s", "status", "late")
     assert (await events.read("unknown", after=0)) == EventBatch([], False, False)
 
 
@@ -111,8 +121,8 @@ async def test_blocking_read_wakes_on_append_and_on_finish(state: StateBackend) 
     first = asyncio.create_task(events.read("live", after=0, block_s=5))
     await asyncio.sleep(0.1)
     assert not first.done()
-    await events.append("live", "hello")
-    assert (await asyncio.wait_for(first, 4)).events == [(1, "hello")]
+    await events.append("live", "status", "hello")
+    assert (await asyncio.wait_for(first, 4)).events == [LogEntry(1, "status", "hello")]
 
     end = asyncio.create_task(events.read("live", after=1, block_s=5))
     await asyncio.sleep(0.1)
@@ -125,17 +135,20 @@ async def test_blocking_read_wakes_on_append_and_on_finish(state: StateBackend) 
 
 async def test_streams_expire_after_their_ttl(make_state: MakeState) -> None:
     events = make_state(stream_ttl_s=0.3).events
-    await events.append("old", "x")
+    await events.append("old", "status", "x")
     await asyncio.sleep(0.15)
-    await events.append("old", "y")  # a write refreshes the TTL
+    await events.append("old", "status", "y")  # a write refreshes the TTL
     await asyncio.sleep(0.2)
-    assert (await events.read("old", after=0)).events == [(1, "x"), (2, "y")]
+    assert (await events.read("old", after=0)).events == [
+        LogEntry(1, "status", "x"),
+        LogEntry(2, "status", "y"),
+    ]
     await asyncio.sleep(0.4)
     assert (await events.read("old", after=0)) == EventBatch([], finished=False, exists=False)
 
 
 async def test_stop_requests_reach_the_writer(state: StateBackend) -> None:
-    await state.events.append("a", "x")
+    await state.events.append("a", "status", "x")
     assert not await state.events.stop_requested("a")
     await state.events.request_stop("a")
     assert await state.events.stop_requested("a")
@@ -198,8 +211,10 @@ async def test_workers_share_streams_clients_flights_and_counters(redis_url: str
     try:
         follow = asyncio.create_task(two.events.read("s", after=0, block_s=5))
         await asyncio.sleep(0.1)
-        await one.events.append("s", "from worker one")
-        assert (await asyncio.wait_for(follow, 4)).events == [(1, "from worker one")]
+        await one.events.append("s", "status", "from worker one")
+        assert (await asyncio.wait_for(follow, 4)).events == [
+            LogEntry(1, "status", "from worker one")
+        ]
         await one.events.finish("s")
         assert (await two.events.read("s", after=1)).finished
 
@@ -271,7 +286,7 @@ async def test_keys_are_prefixed_and_page_text_compressed(redis_url: str) -> Non
         page = ("Trafilatura keeps the main text of a page. " * 2000).encode()
         await ours.cache.set("page", page, ttl_s=60)
         await ours.limiter.hit("k", limit=1, window_s=60)
-        await ours.events.append("s", "x")
+        await ours.events.append("s", "status", "x")
         await ours.events.attach("s", "c", ttl_s=60)
         await ours.flights.claim("q", "s", ttl_s=60)
         await ours.counters.incr("n", {})
@@ -311,8 +326,8 @@ async def test_killed_redis_degrades_every_operation_then_recovers(
         await state.cache.set("k", b"v", ttl_s=60)
         await state.flights.claim("q", "first", ttl_s=60)
         await state.counters.incr("answers", {"surface": "api"})
-        await state.events.append("live", "one")
-        await state.events.append("live", "two")
+        await state.events.append("live", "status", "one")
+        await state.events.append("live", "status", "two")
         await state.events.attach("live", "browser", ttl_s=60)
         follower = asyncio.create_task(state.events.read("live", after=2, block_s=5))
         await asyncio.sleep(0.05)
@@ -320,9 +335,9 @@ async def test_killed_redis_degrades_every_operation_then_recovers(
         redis_server.kill()
 
         # The answer in progress keeps streaming to its own clients.
-        assert await state.events.append("live", "three") == 3
-        assert (await asyncio.wait_for(follower, 4)).events == [(3, "three")]
-        assert [e for _, e in (await state.events.read("live", after=0)).events] == [
+        assert await state.events.append("live", "status", "three") == 3
+        assert (await asyncio.wait_for(follower, 4)).events == [LogEntry(3, "status", "three")]
+        assert [e.data for e in (await state.events.read("live", after=0)).events] == [
             "one", "two", "three",
         ]  # fmt: skip
         assert await state.events.attached("live") == 1
@@ -331,8 +346,8 @@ async def test_killed_redis_degrades_every_operation_then_recovers(
         # New streams work in-process.
         waiting = asyncio.create_task(state.events.read("fresh", after=0, block_s=5))
         await asyncio.sleep(0.05)
-        await state.events.append("fresh", "f1")
-        assert (await asyncio.wait_for(waiting, 4)).events == [(1, "f1")]
+        await state.events.append("fresh", "status", "f1")
+        assert (await asyncio.wait_for(waiting, 4)).events == [LogEntry(1, "status", "f1")]
         await state.events.finish("fresh")
         # Streams of other workers are out of reach, and say so.
         gone = await state.events.read("elsewhere", after=0, block_s=0.2)
@@ -388,7 +403,7 @@ async def test_hung_redis_does_not_hang_requests(redis_server: RedisServer) -> N
         async with asyncio.timeout(5):  # op_timeout_s is 0.2: anything near 5 s is a hang
             assert await state.cache.get("k") is None
             assert (await state.limiter.hit("ip", limit=5, window_s=60)).allowed
-            assert await state.events.append("s", "x") == 1
+            assert await state.events.append("s", "status", "x") == 1
             assert not (await state.health())[0]
         redis_server.thaw()
         await eventually(lambda: _healthy(state))
@@ -423,18 +438,22 @@ async def test_follower_on_another_worker_catches_up_after_a_redis_restart(
 ) -> None:
     writer, follower = _resilient(redis_server.url), _resilient(redis_server.url)
     try:
-        await writer.events.append("s", "before")
-        assert (await follower.events.read("s", after=0)).events == [(1, "before")]
+        await writer.events.append("s", "status", "before")
+        assert (await follower.events.read("s", after=0)).events == [
+            LogEntry(1, "status", "before")
+        ]
         redis_server.kill()
-        await writer.events.append("s", "during")
+        await writer.events.append("s", "status", "during")
         waiting = asyncio.create_task(follower.events.read("s", after=1, block_s=8))
         assert (await follower.events.read("s", after=1)).reachable is False
         redis_server.start()  # empty: the writer must send the whole stream again
         await eventually(lambda: _healthy(writer))
-        assert (await asyncio.wait_for(waiting, 7)).events == [(2, "during")]
+        assert (await asyncio.wait_for(waiting, 7)).events == [LogEntry(2, "status", "during")]
         await writer.events.finish("s")
         assert (await follower.events.read("s", after=0)) == EventBatch(
-            [(1, "before"), (2, "during")], finished=True, exists=True
+            [LogEntry(1, "status", "before"), LogEntry(2, "status", "during")],
+            finished=True,
+            exists=True,
         )
     finally:
         await writer.aclose()

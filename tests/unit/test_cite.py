@@ -30,6 +30,8 @@ OPENERS = "[【［"
 
 
 # An independent reference: the marker grammar as one regular expression, applied to the whole text.
+SPACES = " \t\u00a0\u3000"
+CLOSING_PUNCTUATION = ".,;:!?)。，；：！？）"
 _SPACE = "[ \t\u00a0\u3000]*"
 _NUMBER = "[0-9０-９]+"
 _MARKER = re.compile(
@@ -49,25 +51,39 @@ def reference(text: str) -> Expected:
     """What the whole text must become, computed without the parser."""
     expected = Expected()
     run: set[int] | None = None
+    held = ""  # spaces before a dropped marker: gone if punctuation follows
     plain_from = position = 0
+
+    def add_plain(plain: str) -> None:
+        nonlocal held
+        if plain:
+            expected.answer += ("" if plain[0] in CLOSING_PUNCTUATION else held) + plain
+            held = ""
+
     while position < len(text):
         match = _MARKER.match(text, position) if text[position] in OPENERS else None
         if match is None or match.end() - position > MAX_MARKER_CHARS:
             position += 1
             continue
-        if text[plain_from:position]:
-            expected.answer += text[plain_from:position]
+        before = text[plain_from:position]
+        if before:
             run = None
+        body = before.rstrip(SPACES)
+        add_plain(body)
+        held += before[len(body) :]
         run = run if run is not None else set()
         for number in (int(part) for part in re.findall(_NUMBER, match.group(1))):
             if number in VALID and number not in run:
                 run.add(number)
+                expected.answer += held
+                held = ""
                 expected.citations.append((number, len(expected.answer)))
                 expected.answer += f"[{number}]"
                 if number not in expected.cited:
                     expected.cited.append(number)
         position = plain_from = match.end()
-    expected.answer += text[plain_from:]
+    add_plain(text[plain_from:])
+    expected.answer += held
     return expected
 
 
@@ -165,6 +181,12 @@ def test_duplicates_within_a_marker_or_a_run_are_cited_once() -> None:
     assert cited == [3, 5]
 
 
+def test_a_dropped_marker_leaves_no_space_before_punctuation() -> None:
+    assert whole("a bad one [citation:42].")[0] == "a bad one."
+    assert whole("a bad one [citation:42] and on.")[0] == "a bad one  and on."
+    assert whole("a good one [citation:3].")[0] == "a good one [3]."
+
+
 def test_markers_naming_no_source_are_removed_without_a_trace() -> None:
     text, cites, cited = whole("Paris[citation:9] is big[citation:9, 3][citation:0].")
     assert text == "Paris is big[3]."
@@ -209,10 +231,10 @@ def test_plain_text_is_emitted_at_once() -> None:
 
 def test_a_stray_bracket_holds_back_at_most_one_candidate() -> None:
     parser = CitationParser(SOURCES)
-    assert parser.feed("Look [") == [AnswerEvent(text="Look ")]
+    assert parser.feed("Look [") == [AnswerEvent(text="Look")]
     assert parser.feed("cit") == []
     assert parser.feed("ation:3 and then a long tail") == [
-        AnswerEvent(text="[citation:3 and then a long tail")
+        AnswerEvent(text=" [citation:3 and then a long tail")
     ]
     assert parser.feed("[ " + " " * (MAX_MARKER_CHARS - 2)) == [
         AnswerEvent(text="[ " + " " * (MAX_MARKER_CHARS - 2))
@@ -306,6 +328,19 @@ def _could_become_marker(tail: str) -> bool:
     return any(_MARKER.fullmatch(tail + completion) for completion in completions)
 
 
+def _may_be_held(tail: str) -> bool:
+    """Spaces and markers naming no source (waiting for what follows), then at most one
+    unfinished candidate."""
+    rest = tail
+    while True:
+        rest = rest.lstrip(SPACES)
+        match = _MARKER.match(rest)
+        if match is None:
+            break
+        rest = rest[match.end() :]
+    return not rest or (len(rest) < MAX_MARKER_CHARS and _could_become_marker(rest))
+
+
 @settings(max_examples=200, deadline=None)
 @given(chunkings())
 def test_only_an_unfinished_marker_is_held_back(case: tuple[str, list[str]]) -> None:
@@ -327,5 +362,4 @@ def test_only_an_unfinished_marker_is_held_back(case: tuple[str, list[str]]) -> 
         held = len(fed) - emitted_up_to
         if held:
             tail = fed[-held:]
-            assert held < MAX_MARKER_CHARS
-            assert _could_become_marker(tail), tail
+            assert _may_be_held(tail), tail

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from searchqa.files import parse_plain_document
 from searchqa.index.crawl import robots_agent
-from searchqa.index.files import parse_plain_document
 from searchqa.index.sitemap import parse_sitemap
 from searchqa.index.snippet import make_snippet
 from searchqa.index.store import MATCH_END, MATCH_START

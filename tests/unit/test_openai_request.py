@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from searchqa.api.openai_models import ChatCompletionRequest, strip_reasoning, to_answer_request
-from searchqa.api.requests import MAX_HISTORY_TURNS, AnswerRequest, Turn
 from searchqa.errors import InvalidRequestError
+from searchqa.service.requests import MAX_HISTORY_TURNS, AnswerRequest, Turn
 
 
 def request(*messages: dict[str, Any], **fields: Any) -> ChatCompletionRequest:

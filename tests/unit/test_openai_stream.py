@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from searchqa.api.openai_models import ChatCompletionChunk, ErrorResponse
-from searchqa.api.openai_stream import ChunkTranslator, build_completion, error_status, sse_line
+from searchqa.api.openai_stream import ChunkTranslator, build_completion, sse_line
+from searchqa.errors import http_status_for
 from searchqa.events import (
     DoneEvent,
     ErrorEvent,
@@ -147,7 +148,7 @@ def test_error_status_says_whether_to_retry(
     retryable: bool, service: str | None, status: int
 ) -> None:
     event = ErrorEvent(code="x", message="m", retryable=retryable, service=service)
-    assert error_status(event) == status
+    assert http_status_for(event) == status
 
 
 def test_a_stream_without_sources_still_starts_with_the_role() -> None:
@@ -164,7 +165,7 @@ def test_completion_gathers_the_whole_answer() -> None:
     data = json.loads(completion.model_dump_json())
     message = data["choices"][0]["message"]
     content = message["content"]
-    assert content == events[-1].answer  # type: ignore[union-attr]
+    assert content == events[-1].answer  # type: ignore[union-attr]  # the last event is done
     assert message["reasoning_content"] == "Let me think. Done."
     assert [
         content[a["url_citation"]["start_index"] : a["url_citation"]["end_index"]]

@@ -15,7 +15,7 @@ from searchqa.state.memory import (
     MemoryRateLimiter,
     MemorySingleFlight,
 )
-from searchqa.state.protocols import EventBatch
+from searchqa.state.protocols import EventBatch, LogEntry
 
 
 class Clock:
@@ -68,14 +68,14 @@ async def test_rate_window_opens_at_the_first_hit_and_resets_after(clock: Clock)
 
 async def test_stream_lives_stream_ttl_after_its_last_write(clock: Clock) -> None:
     events = MemoryEventLog(stream_ttl_s=600, clock=clock)
-    await events.append("s", "a")
+    await events.append("s", "status", "a")
     clock.now += 500
     await events.finish("s")
     clock.now += 500
-    assert (await events.read("s", after=0)) == EventBatch([(1, "a")], True, True)
+    assert (await events.read("s", after=0)) == EventBatch([LogEntry(1, "status", "a")], True, True)
     clock.now += 101
     assert (await events.read("s", after=0)) == EventBatch([], False, False)
-    assert await events.append("s", "new life") == 1
+    assert await events.append("s", "status", "new life") == 1
 
 
 async def test_reading_unknown_streams_leaves_nothing_behind(clock: Clock) -> None:
@@ -92,8 +92,8 @@ async def test_blocked_reader_keeps_its_stream_while_it_waits() -> None:
     events = MemoryEventLog(stream_ttl_s=0.01)
     reader = asyncio.create_task(events.read("s", after=0, block_s=2))
     await asyncio.sleep(0.05)  # longer than the TTL
-    await events.append("s", "late but seen")
-    assert (await asyncio.wait_for(reader, 1)).events == [(1, "late but seen")]
+    await events.append("s", "status", "late but seen")
+    assert (await asyncio.wait_for(reader, 1)).events == [LogEntry(1, "status", "late but seen")]
 
 
 async def test_heartbeats_keep_clients_attached(clock: Clock) -> None:
@@ -155,7 +155,7 @@ def test_answers_differ_when_anything_that_shapes_them_does(change: dict[str, ob
         "max_sources": 8,
         "date": "2025-01-01",
     }
-    assert answer_key(**base) != answer_key(**(base | change))  # type: ignore[arg-type]
+    assert answer_key(**base) != answer_key(**(base | change))  # type: ignore[arg-type]  # the dict mixes the keyword types
 
 
 def test_keys_are_short_and_never_carry_the_raw_text() -> None:
@@ -175,9 +175,9 @@ def test_keys_are_short_and_never_carry_the_raw_text() -> None:
 async def test_only_the_newest_finished_streams_are_kept() -> None:
     log = MemoryEventLog(stream_ttl_s=3600, max_finished=3)
     for number in range(5):
-        await log.append(f"s{number}", "event")
+        await log.append(f"s{number}", "status", "event")
         await log.finish(f"s{number}")
-    await log.append("running", "event")
+    await log.append("running", "status", "event")
     kept = [(await log.read(f"s{n}", after=0)).exists for n in range(5)]
     assert kept == [False, False, True, True, True]
     assert (await log.read("running", after=0)).exists

@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from searchqa.answer import answer, answer_file, validate_question
-from searchqa.api.generation import Generation, StopReason, stop_event
-from searchqa.api.requests import MAX_HISTORY_TURNS, AnswerRequest
-from searchqa.api.sharing import PipelineVariants, SharedAnswers
-from searchqa.errors import InvalidRequestError, SearchQAError, UpstreamError
+from searchqa.answer import answer, answer_file
+from searchqa.errors import SearchQAError, UpstreamError
 from searchqa.events import DoneEvent, ErrorEvent, Event, MetaEvent, parse_event
-from searchqa.pipeline import Pipeline
+from searchqa.kit import AnswerKit, KitVariants
+from searchqa.service.generation import Generation, StopReason, stop_event
+from searchqa.service.requests import AnswerRequest
+from searchqa.service.sharing import SharedAnswers
 from searchqa.settings import Settings
-from searchqa.state.protocols import EventBatch, StateBackend
+from searchqa.state.protocols import EventBatch, LogEntry, StateBackend
 
 ATTACH_TTL_S = 10.0
 """A reader that stops refreshing (its worker died) stops counting after this long."""
@@ -42,9 +42,6 @@ START_WAIT_S = 30.0
 """How long a follower waits for its leader's first event before generating on its own."""
 DRAIN_MARGIN_S = 1.0
 
-Entry = tuple[int, str]
-"""One event of a stream: its seq and its JSON."""
-
 log = logging.getLogger(__name__)
 
 
@@ -53,14 +50,12 @@ class ShuttingDownError(SearchQAError):
 
     code = "shutting_down"
     retryable = True
-    http_status = 503
 
 
 class UnknownAnswerError(SearchQAError):
     """No answer has this id (never had, or it expired)."""
 
     code = "unknown_answer"
-    http_status = 404
 
     def __init__(self, stream_id: str) -> None:
         super().__init__(f"no answer {stream_id}; answers are kept for a limited time")
@@ -73,7 +68,6 @@ class StreamFailedError(UpstreamError):
         super().__init__(event.message, code=event.code)
         self.retryable = event.retryable
         self.service = event.service or "upstream"
-        self.http_status = {"llm": 502, "search": 503}.get(self.service, 500)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +85,11 @@ def new_id() -> str:
 class AnswerSessions:
     """Starts, shares, follows and stops answer generations."""
 
-    def __init__(self, *, pipeline: Pipeline, state: StateBackend, settings: Settings) -> None:
-        self._pipeline = pipeline
+    def __init__(self, *, kit: AnswerKit, state: StateBackend, settings: Settings) -> None:
+        self._kit = kit
         self._log = state.events
         self._server = settings.server
-        self._variants = PipelineVariants(pipeline, settings, cache=state.cache)
+        self._variants = KitVariants(kit, cache=state.cache)
         self._shared = SharedAnswers(state, settings)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._drain_deadline: float | None = None
@@ -109,18 +103,19 @@ class AnswerSessions:
         Raises before any stream exists when the request is invalid or the model unreachable.
         """
         self._refuse_when_draining()
-        question = validate_question(request.query)
-        if len(request.history) > MAX_HISTORY_TURNS:
-            raise InvalidRequestError(
-                f"history has {len(request.history)} turns; the limit is {MAX_HISTORY_TURNS}",
-                code="history_too_long",
-                http_status=422,
-            )
-        pipeline = self._variants.with_engines(request.engines)
+        kit = self._variants.with_engines(request.engines)
         stream_id = new_id()
+        events = answer(  # raises now for invalid input; runs only if nobody else has it
+            request.query,
+            kit=kit,
+            request_id=stream_id,
+            max_sources=request.max_sources,
+            history=request.history,
+            temperature=request.temperature,
+        )
         key = None
         if not request.no_cache and not request.history:
-            key = self._shared.key(question, pipeline, request.max_sources)
+            key = self._shared.key(request.query, kit, request.max_sources)
             cached = await self._shared.cached(key)
             if cached is not None:
                 return await self._replay(stream_id, cached)
@@ -129,14 +124,6 @@ class AnswerSessions:
                 ticket = await self._join(leader)
                 if ticket is not None:
                     return ticket
-        events = answer(
-            question,
-            pipeline=pipeline,
-            request_id=stream_id,
-            max_sources=request.max_sources,
-            history=request.history,
-            temperature=request.temperature,
-        )
         return await self._start(stream_id, events, key=key)
 
     async def open_file(
@@ -144,16 +131,13 @@ class AnswerSessions:
     ) -> Ticket:
         """Start answering a question about one file (never cached or shared)."""
         self._refuse_when_draining()
-        question = validate_question(question)
-        if not file_content.strip():
-            raise InvalidRequestError(f"{file_name} has no text to read", code="empty_file")
         stream_id = new_id()
         events = answer_file(
             question,
             file_name=file_name,
             file_content=file_content,
             file_url=file_url,
-            pipeline=self._pipeline,
+            kit=self._kit,
             request_id=stream_id,
         )
         return await self._start(stream_id, events, key=None)
@@ -201,10 +185,12 @@ class AnswerSessions:
         while (left := deadline - loop.time()) > 0:
             batch = await self._log.read(leader, after=0, block_s=min(left, READ_BLOCK_S))
             if batch.events:
-                first = parse_event(batch.events[0][1])
-                if isinstance(first, ErrorEvent):
+                first = batch.events[0]
+                if first.type == "error":
                     self._spawn(self._log.detach(leader, ticket.client_id))
-                    raise StreamFailedError(first)
+                    failure = parse_event(first.data)
+                    assert isinstance(failure, ErrorEvent)
+                    raise StreamFailedError(failure)
                 return ticket
         self._spawn(self._log.detach(leader, ticket.client_id))
         return None
@@ -218,15 +204,15 @@ class AnswerSessions:
                 event = event.model_copy(update={"request_id": stream_id})
             elif isinstance(event, DoneEvent):
                 event = event.model_copy(update={"cached": True})
-            await self._log.append(stream_id, event.to_json())
+            await self._log.append(stream_id, event.type, event.to_json())
         await self._log.finish(stream_id)
         return ticket
 
     # -- reading ---------------------------------------------------------------------------
 
     @property
-    def pipeline(self) -> Pipeline:
-        return self._pipeline
+    def kit(self) -> AnswerKit:
+        return self._kit
 
     async def exists(self, stream_id: str) -> bool:
         return (await self.peek(stream_id, after=_END)).exists
@@ -235,7 +221,9 @@ class AnswerSessions:
         """The stream's events after ``after``, without waiting or attaching."""
         return await self._log.read(stream_id, after=after)
 
-    async def follow(self, ticket: Ticket, *, after: int = 0) -> AsyncGenerator[Entry | None, None]:
+    async def follow(
+        self, ticket: Ticket, *, after: int = 0
+    ) -> AsyncGenerator[LogEntry | None, None]:
         """Replay after ``after``, then follow live until the stream ends.
 
         Yields ``None`` after ``keepalive_s`` without news, so a transport can keep the
@@ -248,7 +236,7 @@ class AnswerSessions:
             while True:
                 now = loop.time()
                 if self._drain_expired(now, margin=DRAIN_MARGIN_S):
-                    yield after, stop_event("shutting_down").to_json()
+                    yield _entry(after, stop_event("shutting_down"))
                     return
                 if now - last_attach >= ATTACH_REFRESH_S:
                     await self._log.attach(ticket.stream_id, ticket.client_id, ttl_s=ATTACH_TTL_S)
@@ -258,11 +246,11 @@ class AnswerSessions:
                 if not batch.reachable:
                     await asyncio.sleep(wait)
                 elif not batch.exists:  # expired under the reader
-                    yield after, _EXPIRED.to_json()
+                    yield _entry(after, _EXPIRED)
                     return
-                for seq, data in batch.events:
-                    yield seq, data
-                    after = seq
+                for entry in batch.events:
+                    yield entry
+                    after = entry.seq
                 if batch.finished:
                     return
                 now = loop.time()
@@ -283,7 +271,7 @@ class AnswerSessions:
         async with aclosing(self.follow(ticket)) as entries:
             async for entry in entries:
                 if entry is not None:
-                    yield parse_event(entry[1])
+                    yield parse_event(entry.data)
 
     # -- stopping --------------------------------------------------------------------------
 
@@ -334,6 +322,10 @@ class AnswerSessions:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _entry(seq: int, event: Event) -> LogEntry:
+    return LogEntry(seq, event.type, event.to_json())
 
 
 _EXPIRED = ErrorEvent(code="expired", message="the answer is no longer kept", retryable=True)

@@ -1,4 +1,4 @@
-"""What requests share: pipelines per engine chain, the answer cache and single-flight.
+"""What identical requests share: the answer cache and single-flight.
 
 Cache and single-flight failures are never fatal: they are logged and the answer goes on
 without them.
@@ -8,64 +8,21 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
-from dataclasses import replace
 
 from pydantic import ValidationError
 
-from searchqa.engines.cached import cache_engines
-from searchqa.engines.registry import build_engines
-from searchqa.errors import InvalidRequestError, SearchQAError
+from searchqa.errors import SearchQAError
 from searchqa.events import Event, parse_event
-from searchqa.pipeline import Pipeline
+from searchqa.kit import AnswerKit
 from searchqa.settings import Settings
 from searchqa.state.keys import answer_key
-from searchqa.state.protocols import KeyValueCache, StateBackend
+from searchqa.state.protocols import StateBackend
 from searchqa.steps.language import detect_language
 from searchqa.steps.prompt import format_date, today_in_zone
-from searchqa.steps.search import EngineChain
 
 FLIGHT_TTL_S = 900.0
 """A leader that died without releasing its claim blocks nobody for longer than this."""
 log = logging.getLogger(__name__)
-
-
-class PipelineVariants:
-    """The pipeline, or a copy with a requested chain of configured engines.
-
-    Each chain is built once, so its engines' cooldowns carry over between requests.
-    """
-
-    def __init__(self, pipeline: Pipeline, settings: Settings, *, cache: KeyValueCache) -> None:
-        self._pipeline = pipeline
-        self._settings = settings
-        self._cache = cache
-        self._chains: dict[tuple[str, ...], EngineChain] = {}
-
-    def with_engines(self, engines: Sequence[str] | None) -> Pipeline:
-        if not engines:
-            return self._pipeline
-        names = tuple(name.strip().lower() for name in engines)
-        configured = self._pipeline.chain.engine_names
-        if list(names) == configured:
-            return self._pipeline
-        if any(name not in configured for name in names) or len(set(names)) != len(names):
-            raise InvalidRequestError(
-                f"engines must be distinct names among the configured ones "
-                f"({', '.join(configured)}); got {', '.join(names)}",
-                code="unknown_engine",
-                http_status=422,
-            )
-        chain = self._chains.get(names)
-        if chain is None:
-            search = self._settings.search
-            built = build_engines(names, self._settings)
-            chain = self._chains[names] = EngineChain(
-                cache_engines(built, self._cache, ttl_s=self._settings.cache.search_ttl_s),
-                cooldown_s=search.cooldown_s,
-                cooldown_max_s=search.cooldown_max_s,
-            )
-        return replace(self._pipeline, chain=chain)
 
 
 class SharedAnswers:
@@ -75,14 +32,14 @@ class SharedAnswers:
         self._state = state
         self._settings = settings
 
-    def key(self, question: str, pipeline: Pipeline, max_sources: int | None) -> str:
+    def key(self, question: str, kit: AnswerKit, max_sources: int | None) -> str:
         """Same key = same answer: question, language, engines, pages and date."""
         language = detect_language(question)
         day = today_in_zone(self._settings.prompt.timezone)
         return answer_key(
             question,
             language=language,
-            engines=pipeline.chain.engine_names,
+            engines=kit.chain.engine_names,
             max_sources=max_sources or self._settings.search.max_results,
             date=format_date(day, language),
         )

@@ -88,7 +88,7 @@ class Generation:
         if not self.started.done():
             self.started.set_exception(_StoppedBeforeStartError(reason or "shutting_down"))
         if ending is not None:
-            await self._log.append(self.stream_id, ending.to_json())
+            await self._log.append(self.stream_id, ending.type, ending.to_json())
         await self._log.finish(self.stream_id)
 
     async def _pump(self) -> None:
@@ -96,7 +96,7 @@ class Generation:
         async with aclosing(self._events) as events:
             async for event in events:
                 data = event.to_json()
-                await self._log.append(self.stream_id, data)
+                await self._log.append(self.stream_id, event.type, data)
                 if not self.started.done():
                     self.started.set_result(None)
                 if recorded is not None:
@@ -133,7 +133,6 @@ class Generation:
 class _StoppedBeforeStartError(SearchQAError):
     code = "shutting_down"
     retryable = True
-    http_status = 503
 
     def __init__(self, reason: StopReason) -> None:
         super().__init__(stop_event(reason).message, code=reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
+from searchqa.documents import PreparedPrompt, Stopwatch
 from searchqa.events import (
     AnswerEvent,
     CitationEvent,
@@ -15,13 +16,12 @@ from searchqa.events import (
     Usage,
 )
 from searchqa.protocols import ChatModel
-from searchqa.research import PreparedPrompt, Stopwatch
 from searchqa.steps.cite import CitationParser
 
 ResponseEvent = StatusEvent | ReasoningEvent | AnswerEvent | CitationEvent | DoneEvent
 
 
-async def respond(
+async def generate_answer(
     prepared: PreparedPrompt, *, model: ChatModel, stopwatch: Stopwatch
 ) -> AsyncGenerator[ResponseEvent, None]:
     """Generate from the prepared prompt; raise LLMError if the model fails."""

@@ -1,8 +1,9 @@
-"""The long-lived parts an answer needs, built once from the settings."""
+"""The answer kit: the long-lived parts every answer uses, built once from the settings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -44,7 +45,7 @@ def build_chat_model(settings: Settings) -> tuple[ChatModel, TokenCounter]:
 
 
 @dataclass
-class Pipeline:
+class AnswerKit:
     """Search chain, fetcher, extractor, model and tokenizer shared by every question."""
 
     settings: Settings
@@ -57,7 +58,7 @@ class Pipeline:
     """Extracted pages shared between questions; None: every page is fetched."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, cache: KeyValueCache | None = None) -> Pipeline:
+    def from_settings(cls, settings: Settings, *, cache: KeyValueCache | None = None) -> AnswerKit:
         """With ``cache``, search results and extracted pages are kept there
         (``settings.cache`` sets for how long)."""
         search = settings.search
@@ -98,3 +99,43 @@ class Pipeline:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+class KitVariants:
+    """The kit, or a copy with a requested chain of configured engines.
+
+    Each chain is built once, so its engines' cooldowns carry over between requests.
+    """
+
+    def __init__(self, kit: AnswerKit, *, cache: KeyValueCache) -> None:
+        self._kit = kit
+        self._cache = cache
+        self._chains: dict[tuple[str, ...], EngineChain] = {}
+
+    def with_engines(self, engines: Sequence[str] | None) -> AnswerKit:
+        """The kit searching with ``engines`` (None or empty: the configured chain)."""
+        if not engines:
+            return self._kit
+        names = tuple(name.strip().lower() for name in engines)
+        configured = self._kit.chain.engine_names
+        if list(names) == configured:
+            return self._kit
+        if any(name not in configured for name in names) or len(set(names)) != len(names):
+            raise InvalidRequestError(
+                f"engines must be distinct names among the configured ones "
+                f"({', '.join(configured)}); got {', '.join(names)}",
+                code="unknown_engine",
+                http_status=422,
+            )
+        chain = self._chains.get(names)
+        if chain is None:
+            from searchqa.engines.cached import cache_engines
+
+            settings = self._kit.settings
+            built = build_engines(names, settings)
+            chain = self._chains[names] = EngineChain(
+                cache_engines(built, self._cache, ttl_s=settings.cache.search_ttl_s),
+                cooldown_s=settings.search.cooldown_s,
+                cooldown_max_s=settings.search.cooldown_max_s,
+            )
+        return replace(self._kit, chain=chain)
