@@ -26,6 +26,10 @@ Knobs (fields of ``FakeSGLang``; change them between requests if you like):
   ``error_message``, ``error_status`` shape it.
 - ``omit_nulls``: the newer SGLang encoder that leaves out null fields.
 - ``api_key``: require ``Authorization: Bearer <key>``, else 401.
+- ``max_running_requests``: streams generated at once; later ones wait in the queue.
+  ``max_queued_requests`` (``--max-queued-requests``): a request that finds the queue full gets
+  SGLang's queue-full error as its first and only chunk (HTTP 200, no role chunk), then
+  ``[DONE]``.
 
 A request's ``max_tokens`` cuts the reply after that many tokens (``finish_reason: "length"``).
 Usage in a test::
@@ -36,8 +40,11 @@ Usage in a test::
 
 Records: ``requests`` (path, JSON body or ``{}``, Authorization header of each request),
 ``disconnects`` (streams the client closed before the end), ``completed`` (streams sent to
-``[DONE]``); ``await wait_for_disconnect()`` waits for the first disconnect (wrap it in
-``asyncio.timeout``).
+``[DONE]``), ``running`` and ``queued`` (streams now); ``await wait_for_disconnect()`` waits
+for the first disconnect (wrap it in ``asyncio.timeout``). ``GET /metrics`` reports them with
+SGLang's names (``--enable-metrics``): ``sglang:num_running_reqs``, ``sglang:num_queue_reqs``,
+``sglang:num_requests_total`` (streams finished), ``sglang:num_aborted_requests_total``
+(disconnects and queue-full refusals). ``POST /flush_cache`` answers as SGLang does.
 
 Standalone: ``python -m tests.fakes.sglang --port 30000 [--tokens-per-second 20] ...``.
 """
@@ -104,9 +111,14 @@ class FakeSGLang:
     error_shape: Literal["nested", "flat"] = "nested"
     omit_nulls: bool = False
     api_key: str | None = None
+    max_running_requests: int | None = None
+    max_queued_requests: int | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     disconnects: int = 0
     completed: int = 0
+    refused: int = 0
+    running: int = 0
+    queued: int = 0
 
     def app(self) -> web.Application:
         return create_sglang_app(self)
@@ -114,7 +126,7 @@ class FakeSGLang:
     async def wait_for_disconnect(self) -> None:
         """Wait until the server has seen a client close a stream early (bound it yourself)."""
         # The server runs on another thread and event loop, so poll rather than share an Event.
-        while self.disconnects == 0:  # noqa: ASYNC110
+        while self.disconnects == 0:  # noqa: ASYNC110 (the server counts on another thread)
             await asyncio.sleep(0.01)
 
     def raw_output(self, prompt: str) -> tuple[str, int, int]:
@@ -136,6 +148,47 @@ def _error_body(message: str, status: int) -> dict[str, Any]:
         "param": None,
         "code": status,
     }
+
+
+QUEUE_FULL = "The request queue is full."
+FLUSHED = (
+    "Cache flushed.\nPlease check backend logs for more details. "
+    "(When there are running or waiting requests, the operation will not be performed.)\n"
+)
+
+
+def metrics_text(fake: FakeSGLang) -> str:
+    """The fake's state in SGLang's Prometheus names and label style."""
+    labels = f'engine_type="unified",model_name="{fake.model}",tp_rank="0"'
+    samples = [
+        ("sglang:num_running_reqs", "gauge", labels, fake.running),
+        ("sglang:num_queue_reqs", "gauge", labels, fake.queued),
+        ("sglang:num_requests_total", "counter", labels + ',is_streaming="true"', fake.completed),
+        ("sglang:num_aborted_requests_total", "counter", labels, fake.disconnects + fake.refused),
+    ]
+    lines = []
+    for name, kind, label_text, value in samples:
+        lines += [f"# TYPE {name} {kind}", f"{name}{{{label_text}}} {float(value)}"]
+    return "\n".join(lines) + "\n"
+
+
+async def _take_slot(fake: FakeSGLang) -> bool:
+    """Wait for a generation slot like SGLang's scheduler; False when the queue is full."""
+    limit = fake.max_running_requests
+    if limit is None or fake.running < limit:
+        fake.running += 1
+        return True
+    if fake.max_queued_requests is not None and fake.queued + 1 > fake.max_queued_requests:
+        fake.refused += 1
+        return False
+    fake.queued += 1
+    try:
+        while fake.running >= limit:  # noqa: ASYNC110 - the scheduler polls too
+            await asyncio.sleep(0.002)
+    finally:
+        fake.queued -= 1
+    fake.running += 1
+    return True
 
 
 def _chunks(text: str, tokens: list[str], fake: FakeSGLang) -> list[tuple[int, int, int]]:
@@ -279,6 +332,12 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
     async def health(request: web.Request) -> web.Response:
         return web.Response()
 
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(text=metrics_text(fake), content_type="text/plain")
+
+    async def flush_cache(request: web.Request) -> web.Response:
+        return web.Response(text=FLUSHED)
+
     async def chat_completions(request: web.Request) -> web.StreamResponse:
         return await _complete(request, chat=True)
 
@@ -325,16 +384,21 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
             "completion_tokens": len(tokens),
             "prompt_tokens_details": None,
         }
-        if fake.first_token_delay_s:
-            await asyncio.sleep(fake.first_token_delay_s)
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream; charset=utf-8",
                 "Cache-Control": "no-cache",
             }
         )
-        await response.prepare(request)
+        if not await _take_slot(fake):
+            await response.prepare(request)
+            queue_full = {"error": _error_body(QUEUE_FULL, HTTPStatus.SERVICE_UNAVAILABLE.value)}
+            await response.write(_sse(queue_full) + b"data: [DONE]\n\n")
+            return response
         try:
+            if fake.first_token_delay_s:
+                await asyncio.sleep(fake.first_token_delay_s)
+            await response.prepare(request)
             split = (reasoning_end, answer_start)
             await _send_stream(request, response, stream, text, tokens, split, finish)
             if fake.error_after_chunks is None and include_usage:
@@ -343,6 +407,8 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
         except (ConnectionResetError, asyncio.CancelledError):
             fake.disconnects += 1
             raise
+        finally:
+            fake.running -= 1
         fake.completed += 1
         return response
 
@@ -388,6 +454,8 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
     app = web.Application()
     app.router.add_get("/v1/models", models)
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_route("*", "/flush_cache", flush_cache)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/completions", completions)
     return app

@@ -1,0 +1,1 @@
+"""searchqa in front of a real SGLang on a GPU host: install, launch and measure."""
