@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
@@ -29,6 +30,7 @@ from searchqa.steps.search import search_web
 
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_TURNS = 20
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 log = logging.getLogger(__name__)
 
 PrepareStep = MetaEvent | StatusEvent | SourcesEvent | PreparedPrompt
@@ -54,8 +56,9 @@ class Question:
         max_sources: int | None = None,
         temperature: float | None = None,
     ) -> Question:
-        """The question stripped and checked; InvalidRequestError for unusable input."""
-        stripped = text.strip()
+        """The question without control characters, stripped and checked;
+        InvalidRequestError for unusable input."""
+        stripped = without_control_characters(text).strip()
         if not stripped:
             raise InvalidRequestError("the question is empty", code="empty_query")
         if len(stripped) > MAX_QUESTION_CHARS:
@@ -74,7 +77,13 @@ class Question:
                 "max_sources must be between 1 and 20", code="bad_max_sources", http_status=422
             )
         clamped = None if temperature is None else min(max(temperature, 0.5), 0.7)
-        return cls(stripped, tuple(history), max_sources, clamped)
+        turns = tuple(Turn(turn.role, without_control_characters(turn.content)) for turn in history)
+        return cls(stripped, turns, max_sources, clamped)
+
+
+def without_control_characters(text: str) -> str:
+    """``text`` without control characters (NUL, escape, ...), tab and newline excepted."""
+    return _CONTROL_CHARACTERS.sub("", text)
 
 
 def error_event(exc: SearchQAError) -> ErrorEvent:
@@ -169,7 +178,9 @@ async def prepare_steps(
         max_results=question.max_sources or settings.search.max_results,
     )
     search_ms = stopwatch.ms()
-    hits, flags = outcome.hits, [] if outcome.hits else ["no_sources"]
+    # A result the SSRF guard refuses is no source: neither fetched nor shown as a snippet.
+    hits = [hit for hit in outcome.hits if hit.content or kit.fetcher.admits(hit.url)]
+    flags = [] if hits else ["no_sources"]
 
     pages: list[Page] = []
     stats = FetchStats()
@@ -189,8 +200,8 @@ async def prepare_steps(
                 yield StatusEvent(stage="fetch", done=done, total=len(hits))
     fetch_ms = stopwatch.ms() if hits else None
     if hits and not pages:
-        pages = snippet_pages(hits)
-        flags.append("snippets_only")
+        pages = snippet_pages([hit for hit in hits if hit.url not in stats.blocked])
+        flags.append("snippets_only" if pages else "no_sources")
     log.info(
         "search: %s (failed: %s); pages: %d read of %d, %d fetched, %d failed %s, %d abandoned",
         outcome.engine or "no engine found anything",

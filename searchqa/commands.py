@@ -14,8 +14,8 @@ from rich.console import Console
 from searchqa.answer import Question, answer, answer_file, prepare
 from searchqa.errors import InvalidRequestError, LLMError, UpstreamError
 from searchqa.events import DoneEvent, ErrorEvent, Event
-from searchqa.exits import EXIT_ERROR, EXIT_OK, EXIT_UPSTREAM
-from searchqa.files import read_local_file
+from searchqa.exits import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK, EXIT_UPSTREAM
+from searchqa.files import read_local_file, url_or_path
 from searchqa.index.build import index_sources
 from searchqa.index.seed import seed_index_if_empty
 from searchqa.kit import AnswerKit
@@ -44,7 +44,7 @@ async def ask(args: argparse.Namespace, question: str) -> int:
     async with AnswerKit.from_settings(settings) as kit:
         events: AsyncGenerator[Event, None]
         if args.file:
-            document = await read_local_file(Path(args.file), extractor=kit.extractor)
+            document = await read_local_file(_local_file(args.file), extractor=kit.extractor)
             events = answer_file(
                 question,
                 file_name=document.name,
@@ -56,6 +56,15 @@ async def ask(args: argparse.Namespace, question: str) -> int:
             events = answer(question, kit=kit, max_sources=args.max_sources)
             await seed_index_if_empty(settings)
         return await _print_events(events, as_json=args.json, show_reasoning=args.reasoning)
+
+
+def _local_file(target: str) -> Path:
+    where = url_or_path(target)
+    if isinstance(where, str):
+        raise InvalidRequestError(
+            f"cannot read {target}: --file takes a local path or file: URL", code="unsupported_url"
+        )
+    return where
 
 
 async def _print_events(
@@ -100,13 +109,14 @@ async def prompt(args: argparse.Namespace, question: str) -> int:
 
 
 async def index(args: argparse.Namespace) -> int:
-    """Add sources to the local index; print what changed. Exit 1 if any source failed."""
+    """Add sources to the local index; print what changed. Exit 2 if no source could be read
+    (each missing, unreadable or of an unsupported kind), 1 if any other failed."""
     settings = Settings()
     console = Console(stderr=True, highlight=False)
 
     def progress(outcome: str, detail: str) -> None:
         if not args.quiet and outcome != "unchanged":
-            console.print(f"{outcome:>9}  {detail}", markup=False)
+            console.print(f"{outcome:>9}  {detail}", markup=False, soft_wrap=True)
 
     report = await index_sources(args.sources, settings=settings, progress=progress)
     summary = (
@@ -116,21 +126,25 @@ async def index(args: argparse.Namespace) -> int:
     if report.failures:
         summary += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(report.failures.items())) + ")"
     sys.stdout.write(f"{summary}\nindex: {settings.index.path}\n")
+    given = [source for source in args.sources if source.strip()]
+    if given and len(report.refused) == len(given):
+        return EXIT_BAD_INPUT
     return EXIT_ERROR if report.failed else EXIT_OK
 
 
 async def extract(args: argparse.Namespace) -> int:
     """Print a page's extracted main text, uncapped; metadata first with ``--meta``."""
     target: str = args.target
-    if target.startswith(("http://", "https://")):
+    where = url_or_path(target)
+    if isinstance(where, str):
         settings = Settings()
         async with PageFetcher(settings.fetch) as fetcher:
             try:
-                fetched = await fetcher.fetch(target)
-            except PageFetchError as exc:
+                fetched = await fetcher.fetch(where)
+            except PageFetchError as exc:  # its message names the URL
                 if exc.reason == "blocked":
                     raise InvalidRequestError(exc.message, code="blocked_url") from exc
-                raise UpstreamError(f"{target}: {exc.message}", code=f"fetch_{exc.reason}") from exc
+                raise UpstreamError(exc.message, code=f"fetch_{exc.reason}") from exc
         page = await asyncio.to_thread(
             extract_main_text, fetched.text, fetched.url, fetched.content_type
         )
@@ -138,7 +152,7 @@ async def extract(args: argparse.Namespace) -> int:
         if page is not None:
             title, text, published = page.title, page.text, page.published
     else:
-        document = await read_local_file(Path(target))
+        document = await read_local_file(where)
         url, title, text, published = (
             document.url,
             document.title,

@@ -64,6 +64,8 @@ class FetchStats:
     failed: int = 0
     abandoned: int = 0
     failures: dict[str, int] = field(default_factory=dict)
+    blocked: list[str] = field(default_factory=list)
+    """URLs the SSRF guard refused (their names resolved to private addresses, say)."""
 
     def fail(self, reason: str) -> None:
         self.failed += 1

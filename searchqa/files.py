@@ -9,18 +9,27 @@ PDF is known by its bytes; other files by their media type, else their suffix.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from searchqa.documents import FetchedPage, Page
 from searchqa.errors import InvalidRequestError
 from searchqa.net.body import decode_text
+from searchqa.pdf import read_pdf_text
 from searchqa.settings import MAX_FILE_BYTES
-from searchqa.steps.extract import ExtractedText, PageExtractor, extract_main_text
+from searchqa.steps.extract import (
+    ExtractedText,
+    PageExtractor,
+    extract_main_text,
+)
+
+if TYPE_CHECKING:
+    pass
 
 FileKind = Literal["text", "markdown", "html", "pdf"]
 SUPPORTED = "plain text, Markdown, reStructuredText, HTML or PDF"
@@ -47,6 +56,8 @@ MEDIA_TYPES: dict[str, FileKind] = {
 SNIFF_BYTES = 8192
 """How much of a file's start decides its kind (a PDF signature, a NUL byte)."""
 _UNTYPED = {"", "application/octet-stream", "binary/octet-stream"}
+_SCHEME = re.compile(r"\A([A-Za-z][A-Za-z0-9+.-]*):(//)?")
+"""A URL's scheme; ``notes:v2.md`` (no ``//`` after an unknown scheme) is a file name."""
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _FRONT_FIELD = re.compile(r"^(title|date)[ \t]*:[ \t]*(.+?)[ \t]*$", re.MULTILINE | re.IGNORECASE)
@@ -100,6 +111,28 @@ def classify_file(name: str, content_type: str | None, head: bytes) -> FileKind:
     return kind
 
 
+def url_or_path(target: str) -> str | Path:
+    """What a command-line target names: an http(s) URL (its scheme in lower case), or a
+    local path, given as is or as a ``file:`` URL (percent-decoded; no host, or localhost).
+
+    Raises InvalidRequestError for a URL of another scheme or a file: URL of another host.
+    """
+    match = _SCHEME.match(target)
+    scheme = match.group(1).lower() if match is not None else ""
+    if scheme in ("http", "https"):
+        return scheme + target[len(scheme) :]
+    if scheme == "file":
+        parts = urlsplit(target)
+        if parts.netloc.lower() in ("", "localhost"):
+            return Path(os.fsdecode(unquote_to_bytes(parts.path)))
+        problem = "a file: URL must name a file on this machine (no host, or localhost)"
+    elif match is not None and match.group(2):
+        problem = "only http and https URLs, local paths and file: URLs are read"
+    else:
+        return Path(target)
+    raise InvalidRequestError(f"cannot read {target}: {problem}", code="unsupported_url")
+
+
 def read_local_bytes(path: Path) -> bytes:
     """A local file's bytes, refused past ``MAX_FILE_BYTES`` or when unreadable."""
     try:
@@ -135,8 +168,7 @@ async def read_file_text(
     """
     kind = classify_file(name, content_type, raw[:SNIFF_BYTES])
     if kind == "pdf":
-        text = await asyncio.to_thread(_pdf_text, raw, name)
-        return FileText(name, url, kind, name, text)
+        return FileText(name, url, kind, name, await read_pdf_text(raw, name))
     decoded = await asyncio.to_thread(decode_text, raw, None, html=kind == "html")
     if kind != "html":
         plain = await asyncio.to_thread(parse_plain_document, decoded, name)
@@ -201,21 +233,3 @@ def _first_heading(text: str) -> str | None:
         if m is not None
     ]
     return min(candidates)[1] if candidates else None
-
-
-def _pdf_text(raw: bytes, name: str) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    try:
-        reader = PdfReader(io.BytesIO(raw))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise InvalidRequestError(
-                f"{name} is encrypted", code="unreadable_file", http_status=422
-            )
-        return "\n\n".join(page.extract_text() or "" for page in reader.pages).strip()
-    except (PyPdfError, ValueError, KeyError, TypeError) as exc:
-        log.info("unreadable PDF %s: %s", name, exc)
-        raise InvalidRequestError(
-            f"{name} is not a readable PDF", code="unreadable_file", http_status=422
-        ) from exc

@@ -51,7 +51,14 @@ class LLMSettings(BaseModel):
     )
     connect_timeout_s: float = Field(default=10.0, gt=0, description="Connect timeout")
     read_timeout_s: float = Field(
-        default=300.0, gt=0, description="Longest silence between two streamed chunks"
+        default=300.0,
+        gt=0,
+        description="Longest wait for the next token (keep-alives and empty chunks do not count)",
+    )
+    total_timeout_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Longest whole reply, thinking included (R1 may think for many minutes)",
     )
 
 
@@ -163,6 +170,11 @@ class ServerSettings(BaseModel):
     )
     keepalive_s: float = Field(
         default=15.0, gt=0, description="Idle seconds before an SSE keep-alive comment"
+    )
+    slow_reader_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A client that takes longer to accept one event is dropped (it can resume)",
     )
     shutdown_grace_s: float = Field(
         default=10.0,

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, assert_never
+from typing import Annotated, Any, Literal, Self, assert_never
 
 from litestar.datastructures import UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from searchqa.events import (
     AnswerEvent,
@@ -28,24 +28,56 @@ from searchqa.events import (
 )
 from searchqa.service.requests import MAX_HISTORY_TURNS, AnswerRequest, Turn
 
+QUESTION_PATTERN = (
+    "[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+)
+"""A question holds at least one character that is neither a control character nor white space.
 
-class TurnBody(BaseModel):
+Documented only: a blank question is refused by the flow (400 ``empty_query``) on every route,
+not by the body's validation (422)."""
+
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
+"""An integer, written ``5`` or ``5.0`` (JSON Schema's integers); never ``"5"`` or ``true``."""
+
+
+class StrictBody(BaseModel):
+    """A request body parsed strictly: ``"5"`` is no integer, ``"yes"`` no boolean.
+
+    Litestar validates bodies with ``strict=False``, which overrides the model's own config."""
+
+    model_config = ConfigDict(strict=True)
+
+    @classmethod
+    def model_validate(cls, obj: Any, *, strict: bool | None = None, **options: Any) -> Self:
+        return super().model_validate(obj, strict=True, **options)
+
+
+class TurnBody(StrictBody):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["user", "assistant"]
     content: str
 
 
-class AnswerBody(BaseModel):
-    """A question and its options; unknown fields are refused."""
+class AnswerBody(StrictBody):
+    """A question and its options; unknown fields and loose types are refused."""
 
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, max_length=2000, description="The question")
-    engines: list[str] | None = Field(
-        default=None, min_length=1, description="Search engines in order (configured ones)"
+    query: str = Field(
+        max_length=2000, description="The question", json_schema_extra={"pattern": QUESTION_PATTERN}
     )
-    max_sources: int | None = Field(default=None, ge=1, le=20, description="Pages to read")
+    engines: list[str] | None = Field(
+        default=None,
+        description="Search engines in order, distinct, among the configured ones; "
+        "absent or empty: the configured chain",
+    )
+    max_sources: WholeNumber | None = Field(default=None, ge=1, le=20, description="Pages to read")
     history: list[TurnBody] = Field(
         default_factory=list, max_length=MAX_HISTORY_TURNS, description="Earlier turns"
     )
@@ -56,7 +88,7 @@ class AnswerBody(BaseModel):
         return AnswerRequest(
             query=self.query,
             history=[Turn(role=turn.role, content=turn.content) for turn in self.history],
-            engines=self.engines,
+            engines=self.engines or None,
             max_sources=self.max_sources,
             no_cache=self.no_cache,
         )

@@ -17,10 +17,11 @@ from contextlib import aclosing
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
-from litestar import Request, Response, delete, get, post
+from litestar import Request, Response, delete, get, post, route
 from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
+from litestar.enums import HttpMethod, RequestEncodingType
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import (
     Body,
@@ -32,7 +33,13 @@ from litestar.params import (
 )
 from litestar.response import Stream
 
-from searchqa.api.answer_models import AnswerBody, AnswerDocument, FileQuestion, build_document
+from searchqa.api.answer_models import (
+    QUESTION_PATTERN,
+    AnswerBody,
+    AnswerDocument,
+    FileQuestion,
+    build_document,
+)
 from searchqa.api.problems import problem_response, problem_specs
 from searchqa.api.route_facts import route_facts
 from searchqa.api.sse import KEEPALIVE, SSE_HEADERS, SSE_MEDIA_TYPE, encode_event, parse_event_id
@@ -177,8 +184,18 @@ async def post_answer(
 async def get_answer(
     request: Request[Any, Any, Any],
     sessions: NamedDependency[AnswerSessions],
-    q: Annotated[str | None, QueryParameter(description="The question")] = None,
-    engines: Annotated[str | None, QueryParameter(description="Comma-separated engines")] = None,
+    q: Annotated[
+        str | None,
+        QueryParameter(
+            description="The question (a reconnect's Last-Event-ID resumes its answer)",
+            required=True,
+            schema_extra={"pattern": QUESTION_PATTERN, "maxLength": 2000},
+        ),
+    ] = None,
+    engines: Annotated[
+        str | None,
+        QueryParameter(description="Comma-separated engines among the configured ones"),
+    ] = None,
     max_sources: Annotated[int | None, QueryParameter(ge=1, le=20)] = None,
     no_cache: FromQuery[bool] = False,
     stream: FromQuery[bool] = True,
@@ -190,8 +207,8 @@ async def get_answer(
         return await resume(sessions, position.stream_id, after=position.seq)
     if q is None:
         raise InvalidRequestError("the query parameter q is required", http_status=422)
-    names = [name.strip() for name in engines.split(",") if name.strip()] if engines else None
-    body = AnswerRequest(query=q, engines=names, max_sources=max_sources, no_cache=no_cache)
+    names = list(dict.fromkeys(n.strip() for n in (engines or "").split(",") if n.strip()))
+    body = AnswerRequest(query=q, engines=names or None, max_sources=max_sources, no_cache=no_cache)
     ticket = await sessions.open(body)
     return await _respond(request, sessions, ticket, as_json=wants_json(request, stream=stream))
 
@@ -210,7 +227,10 @@ async def answer_events(
     request_id: FromPath[str],
     sessions: NamedDependency[AnswerSessions],
     last_event_id: LastEventId = None,
-    after: Annotated[int | None, QueryParameter(ge=0, description="Resume after this seq")] = None,
+    after: Annotated[
+        int | None,
+        QueryParameter(ge=0, description="Resume after this seq", schema_extra={"minimum": 0}),
+    ] = None,
 ) -> Response[Any]:
     """Replay an answer's events after ``Last-Event-ID`` (or ``after``), then follow live."""
     position = parse_event_id(last_event_id)
@@ -278,11 +298,34 @@ async def post_file_answer(
     )
 
 
-ANSWER_ROUTES = [
-    post_answer,
-    get_answer,
-    answer_events,
-    get_answer_document,
-    stop_answer,
-    post_file_answer,
-]
+def allow_options(handlers: list[HTTPRouteHandler]) -> list[HTTPRouteHandler]:
+    """``handlers``, each path served by several of them preceded by its own OPTIONS handler.
+
+    Litestar 2 answers OPTIONS on such a path with the methods of the first handler only (its
+    Allow omits ``GET`` on ``/v1/answer``); one declared before them lists them all.
+    """
+    methods: dict[str, set[str]] = {}
+    for handler in handlers:
+        for path in handler.paths:
+            methods.setdefault(path, set()).update(handler.http_methods)
+    shared = {path: found for path, found in methods.items() if len(found) > 1}
+    return [*(_options(path, found) for path, found in shared.items()), *handlers]
+
+
+def _options(path: str, methods: set[str]) -> HTTPRouteHandler:
+    allow = ", ".join(sorted(methods | {"OPTIONS"}))
+
+    async def options() -> Response[None]:
+        return Response(None, status_code=204, headers={"Allow": allow})
+
+    return route(
+        path,
+        http_method=[HttpMethod.OPTIONS],
+        include_in_schema=False,
+        opt=route_facts(access="open", quiet=True),
+    )(options)
+
+
+ANSWER_ROUTES = allow_options(
+    [post_answer, get_answer, answer_events, get_answer_document, stop_answer, post_file_answer]
+)

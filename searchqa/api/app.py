@@ -31,11 +31,14 @@ from searchqa import __version__
 from searchqa.api.answer_routes import ANSWER_ROUTES
 from searchqa.api.auth import AccessControl
 from searchqa.api.health import ReadinessProbe, healthz, readyz
+from searchqa.api.json_depth import limit_json_depth
+from searchqa.api.limits import RequestTargetCheck
 from searchqa.api.metrics import Metrics, metrics_endpoint
 from searchqa.api.observe import observe_requests, observe_state, unrouted_observer
 from searchqa.api.openai_routes import ANSWER_SOURCE, OpenAIController
 from searchqa.api.openapi import openapi_config
 from searchqa.api.problems import EXCEPTION_HANDLERS
+from searchqa.api.slow_readers import drop_slow_readers
 from searchqa.kit import AnswerKit
 from searchqa.service.requests import AnswerSource
 from searchqa.service.sessions import AnswerSessions
@@ -145,7 +148,13 @@ def create_app(
         dependencies=provide,
         exception_handlers=EXCEPTION_HANDLERS,
         guards=[access.guard, *guards],
-        middleware=[observe_requests(metrics), *middleware],
+        middleware=[
+            observe_requests(metrics),
+            RequestTargetCheck(),
+            drop_slow_readers(settings.server.slow_reader_s),
+            limit_json_depth(),
+            *middleware,
+        ],
         cors_config=access.cors,
         before_send=[*access.before_send, unrouted_observer(metrics)],
         lifespan=[lifespan],

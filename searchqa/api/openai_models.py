@@ -12,13 +12,14 @@ How ``messages`` map to an ``AnswerRequest``:
 - Content given as a list of parts keeps its text parts, joined by newlines; images, audio
   and other parts are dropped.
 
-Other fields: unknown ones are ignored, as OpenAI-compatible servers usually do. ``model`` may
-name anything; replies always name ``searchqa``. ``temperature`` is clamped into DeepSeek's
-recommended 0.5-0.7 instead of being refused, and the model samples with it (absent: the
-server's configured temperature). ``max_tokens`` and
-``max_completion_tokens`` are accepted and ignored: R1 spends most of its tokens thinking, so a
-client's cap (often tiny, e.g. for title generation) would cut the answer before it starts; the
-server's own output budget applies.
+Other fields: unknown ones are ignored, as OpenAI-compatible servers usually do; known ones are
+parsed strictly (``"stream": "yes"`` is refused, not read as true). ``model`` must be
+``searchqa``, the one model ``/v1/models`` lists (else 404 ``model_not_found``); replies name it
+too. ``n`` may only be 1. ``temperature`` is clamped into DeepSeek's recommended 0.5-0.7 instead
+of being refused, and the model samples with it (absent: the server's configured temperature).
+``max_tokens`` and ``max_completion_tokens`` must be positive and are otherwise ignored: R1
+spends most of its tokens thinking, so a client's cap (often tiny, e.g. for title generation)
+would cut the answer before it starts; the server's own output budget applies.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pydantic import (
     model_serializer,
 )
 
+from searchqa.api.answer_models import StrictBody, WholeNumber
 from searchqa.errors import InvalidRequestError
 from searchqa.events import Usage
 from searchqa.service.requests import MAX_HISTORY_TURNS, AnswerRequest, Turn
@@ -46,14 +48,27 @@ _REASONING_ECHO = re.compile(
 )
 
 
-class ContentPart(BaseModel):
+class UnknownModelError(InvalidRequestError):
+    """A chat request for a model this server does not serve (OpenAI's 404)."""
+
+    param = "model"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"The model `{model}` does not exist; this server serves `{SERVED_MODEL}`",
+            code="model_not_found",
+            http_status=404,
+        )
+
+
+class ContentPart(StrictBody):
     """One part of a message's content; only ``text`` parts matter here."""
 
     type: str
     text: str | None = None
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(StrictBody):
     role: str
     content: str | list[ContentPart] | None = None
 
@@ -68,20 +83,27 @@ class ChatMessage(BaseModel):
         )
 
 
-class StreamOptions(BaseModel):
+class StreamOptions(StrictBody):
     include_usage: bool | None = None
 
 
-class ChatCompletionRequest(BaseModel):
-    """The fields of OpenAI's chat completion request that searchqa reads."""
+class ChatCompletionRequest(StrictBody):
+    """The fields of OpenAI's chat completion request that searchqa reads; others are ignored."""
 
-    model: str = SERVED_MODEL
+    model: str = Field(
+        default=SERVED_MODEL,
+        description=f"`{SERVED_MODEL}`; other names are 404 `model_not_found`",
+        json_schema_extra={"enum": [SERVED_MODEL]},
+    )
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
+    n: WholeNumber = Field(default=1, ge=1, le=1, description="Choices: only one is generated")
+    temperature: float | None = Field(default=None, description="Clamped into 0.5-0.7")
+    max_tokens: WholeNumber | None = Field(default=None, ge=1, description="Accepted, not applied")
+    max_completion_tokens: WholeNumber | None = Field(
+        default=None, ge=1, description="Accepted, not applied"
+    )
 
     @field_validator("temperature")
     @classmethod
@@ -105,6 +127,8 @@ def strip_reasoning(text: str) -> str:
 
 def to_answer_request(request: ChatCompletionRequest) -> AnswerRequest:
     """The question and history of a chat request (rules in the module docstring)."""
+    if request.model != SERVED_MODEL:
+        raise UnknownModelError(request.model)
     last_user = next(
         (i for i in range(len(request.messages) - 1, -1, -1) if request.messages[i].role == "user"),
         None,

@@ -7,7 +7,8 @@ chunks is in ``openai_stream``.
 Errors keep OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}`` served as
 ``application/json`` rather than problem details, because OpenAI clients read exactly that body
 (``error.code`` carries searchqa's stable code). Refusals are 400 (malformed JSON or fields, no
-user message, unusable question) or the status of the ``SearchQAError`` raised; a failure
+user message, unusable question, ``n`` other than 1, ``max_tokens`` below 1), 404 for a ``model``
+other than ``searchqa``, or the status of the ``SearchQAError`` raised; a failure
 reported before the first chunk is 503 when a retry may help, else 502 for an upstream and 500
 otherwise. ``x-should-retry`` tells OpenAI clients whether retrying can help. Once a stream has
 begun, a failure is one ``data: {"error": ...}`` event followed by ``data: [DONE]``.
@@ -42,6 +43,7 @@ from searchqa.api.openai_models import (
     ErrorResponse,
     ModelCard,
     ModelList,
+    UnknownModelError,
     to_answer_request,
 )
 from searchqa.api.openai_stream import (
@@ -51,6 +53,7 @@ from searchqa.api.openai_stream import (
     error_response,
     sse_line,
 )
+from searchqa.api.problems import status_code
 from searchqa.api.route_facts import route_facts
 from searchqa.errors import SearchQAError, http_status_for
 from searchqa.events import DoneEvent, ErrorEvent, Event, SourcesEvent
@@ -84,7 +87,10 @@ def openai_error(
 
 
 def _searchqa_error(_: Request[Any, Any, Any], exc: SearchQAError) -> Response[ErrorResponse]:
-    return openai_error(exc.message, code=exc.code, status=exc.http_status, retryable=exc.retryable)
+    param = exc.param if isinstance(exc, UnknownModelError) else None
+    return openai_error(
+        exc.message, code=exc.code, status=exc.http_status, retryable=exc.retryable, param=param
+    )
 
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorResponse]:
@@ -93,7 +99,10 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Error
         problems = [p for p in exc.extra if isinstance(p, dict)]
         message = "; ".join(f"{p.get('key', 'body')}: {p.get('message', '')}" for p in problems)
         param = next((str(p["key"]) for p in problems if p.get("key")), None)
-    code = "invalid_request" if exc.status_code < 500 else "internal_error"
+    if isinstance(exc, ValidationException):
+        code = "invalid_request"
+    else:
+        code = status_code(exc.status_code)
     return openai_error(message, code=code, status=exc.status_code, param=param)
 
 
@@ -208,6 +217,7 @@ _RESPONSES = {
         description="One chat.completion, or with `stream: true` text/event-stream chunks",
     ),
     400: ResponseSpec(ErrorResponse, description="Invalid request (OpenAI error body)"),
+    404: ResponseSpec(ErrorResponse, description="No such model (`model_not_found`)"),
     502: ResponseSpec(ErrorResponse, description="An upstream failed (OpenAI error body)"),
     503: ResponseSpec(ErrorResponse, description="Search or model unavailable; retry"),
 }

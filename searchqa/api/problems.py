@@ -26,6 +26,7 @@ _CODES = {
     406: "not_acceptable",
     409: "conflict",
     413: "request_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_failed",
     429: "rate_limited",
@@ -49,12 +50,17 @@ class ProblemDetails(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
+def status_code(status: int) -> str:
+    """searchqa's stable error code for a refusal that carries no code of its own."""
+    return _CODES.get(status, "error")
+
+
 def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI descriptions of the problem responses a route may give."""
     return {
         status: ResponseSpec(
             ProblemDetails,
-            description=_phrase(status),
+            description=status_phrase(status),
             media_type=PROBLEM_MEDIA_TYPE,
             generate_examples=False,
         )
@@ -62,7 +68,7 @@ def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-def _phrase(status: int) -> str:
+def status_phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
     except ValueError:
@@ -81,9 +87,9 @@ def problem_response(
     """A problem-details response; ``code`` is searchqa's stable error code."""
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": _phrase(status),
+        "title": status_phrase(status),
         "status": status,
-        "code": code or _CODES.get(status, "error"),
+        "code": code or status_code(status),
     }
     if detail:
         body["detail"] = detail
@@ -117,7 +123,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         )
     if isinstance(exc, HTTPException):
         status = exc.status_code
-        detail = exc.detail if exc.detail and exc.detail != _phrase(status) else None
+        detail = exc.detail if exc.detail and exc.detail != status_phrase(status) else None
         return problem_response(status, detail=detail, instance=path, headers=exc.headers)
     log.exception("unhandled error on %s %s", request.method, path)
     return problem_response(500, detail="an internal error occurred", instance=path)

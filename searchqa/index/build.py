@@ -16,10 +16,9 @@ from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
 
 from searchqa.errors import InvalidRequestError
-from searchqa.files import read_file_text
+from searchqa.files import read_file_text, url_or_path
 from searchqa.index.crawl import PageOutcome, SiteCrawler, is_sitemap_url
 from searchqa.index.files import (
     discover_files,
@@ -57,6 +56,9 @@ class IndexReport:
     """Failure reason -> count."""
     errors: list[tuple[str, str]] = field(default_factory=list)
     """(URL or source, reason) of every failure, in order."""
+    refused: list[str] = field(default_factory=list)
+    """Sources that name nothing readable: a missing path, a file that cannot be read, a URL of
+    a scheme other than http, https or file."""
 
 
 async def index_sources(
@@ -124,12 +126,15 @@ class _Indexer:
     async def index_source(self, source: str) -> None:
         if not source:
             return
-        scheme = urlsplit(source).scheme.lower()
-        if scheme in ("http", "https"):
-            await self._index_web(source)
+        try:
+            where = url_or_path(source)
+        except InvalidRequestError as exc:
+            self._refuse(source, exc.code)
+            return
+        if isinstance(where, str):
+            await self._index_web(where)
         else:
-            path = Path(unquote(urlsplit(source).path) if scheme == "file" else source)
-            await self._index_path(path, source)
+            await self._index_path(where, source)
         await self._call(IndexStore.commit)
 
     # Local files
@@ -141,9 +146,10 @@ class _Indexer:
         elif local.kind == "file":
             url = file_url(local.path)
             known = await self._call(IndexStore.content_hash, url)
-            await self._index_file(local.path, url, known, str(local.path))
+            if not await self._index_file(local.path, url, known, str(local.path)):
+                self._report.refused.append(source)
         else:
-            self._fail(source, "not_found" if local.kind == "missing" else "unsupported_type")
+            self._refuse(source, "not_found" if local.kind == "missing" else "unsupported_type")
 
     async def _index_folder(self, folder: Path) -> None:
         files = await asyncio.to_thread(discover_files, folder)
@@ -159,15 +165,16 @@ class _Indexer:
         await asyncio.gather(*(work() for _ in range(self._workers)))
         await self._remove(sorted(known.keys() - seen))
 
-    async def _index_file(self, path: Path, url: str, known_hash: str | None, root: str) -> None:
+    async def _index_file(self, path: Path, url: str, known_hash: str | None, root: str) -> bool:
+        """Index one file; False when it could not be read."""
         try:
             raw, content_hash = await asyncio.to_thread(read_file, path)
         except InvalidRequestError as exc:
             self._fail(url, _FILE_FAILURES.get(exc.code) or exc.message)
-            return
+            return False
         if content_hash == known_hash:
             self._count("unchanged", url)
-            return
+            return True
         try:
             read = await read_file_text(path.name, None, raw, url=url, extractor=self._extractor)
         except InvalidRequestError as exc:
@@ -179,7 +186,7 @@ class _Indexer:
             # The file changed and holds no text now: its old text must not stay findable.
             await self._remove([url] if known_hash else [])
             self._fail(url, reason)
-            return
+            return False
         doc = IndexedDocument(
             url=url,
             source_root=root,
@@ -189,6 +196,7 @@ class _Indexer:
             published=read.published,
         )
         await self._upsert(doc)
+        return True
 
     # Web pages and sitemaps
 
@@ -273,6 +281,10 @@ class _Indexer:
         setattr(self._report, outcome, getattr(self._report, outcome) + 1)
         if self._progress is not None:
             self._progress(outcome, url)
+
+    def _refuse(self, source: str, reason: str) -> None:
+        self._report.refused.append(source)
+        self._fail(source, reason)
 
     def _fail(self, where: str, reason: str) -> None:
         report = self._report

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from searchqa.errors import LLMError
+from searchqa.llm.progress import ProgressWatch
 from searchqa.llm.r1_format import render_r1_prompt
 from searchqa.llm.sse import ReplyDecoder, classify_error, error_details, iter_sse_data
 from searchqa.protocols import ModelDelta, ModelInfo, Turn
@@ -36,7 +37,7 @@ class OpenAIChatModel:
         self._base_url = settings.base_url.rstrip("/")
         self._timeout = httpx.Timeout(
             connect=settings.connect_timeout_s,
-            read=settings.read_timeout_s,
+            read=min(settings.read_timeout_s, settings.total_timeout_s),
             write=settings.read_timeout_s,
             pool=settings.connect_timeout_s,
         )
@@ -82,14 +83,20 @@ class OpenAIChatModel:
         }
         decoder = ReplyDecoder(text_completion=settings.raw_prompt)
         headers = self._headers() | {"Accept": "text/event-stream"}
+        watch = ProgressWatch(
+            idle_s=settings.read_timeout_s, total_s=settings.total_timeout_s, server=self._base_url
+        )
         try:
             async with self._client.stream(
                 "POST", self._base_url + path, json=body, headers=headers, timeout=self._timeout
             ) as response:
                 await _raise_for_response(response)
-                async with aclosing(iter_sse_data(response.aiter_bytes())) as payloads:
+                chunks = watch.watched(response.aiter_bytes())
+                async with aclosing(iter_sse_data(chunks)) as payloads:
                     async for payload in payloads:
                         for delta in decoder.decode(payload):
+                            if delta.reasoning or delta.content:
+                                watch.progressed()
                             yield delta
                         if decoder.done:
                             break
@@ -145,8 +152,9 @@ class OpenAIChatModel:
                 code="llm_connect_timeout",
             )
         if isinstance(exc, httpx.ReadTimeout):
+            silence = min(settings.read_timeout_s, settings.total_timeout_s)
             return LLMError(
-                f"the model server at {base} sent nothing for {settings.read_timeout_s:g} s",
+                f"the model server at {base} sent nothing for {silence:g} s",
                 code="llm_read_timeout",
             )
         if isinstance(exc, httpx.TimeoutException):

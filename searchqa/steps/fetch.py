@@ -65,6 +65,15 @@ class PageFetcher:
         self._content_types = content_types
         self._headers = {"Accept": accept} if accept else None
 
+    def admits(self, url: str) -> bool:
+        """Whether the guard lets ``url`` through on its face (scheme, literal address, known
+        metadata names); where its name resolves to is checked when it is fetched."""
+        try:
+            self._guard.check_url(url)
+        except BlockedURLError:
+            return False
+        return True
+
     async def fetch(self, url: str) -> FetchedPage:
         """Fetch ``url`` (following redirects) or raise PageFetchError."""
         timeout = self._settings.page_timeout_s
@@ -233,6 +242,8 @@ async def _fetch_one(
     except PageFetchError as exc:
         logger.debug("page failed (%s): %s", exc.reason, exc.message)
         stats.fail(exc.reason)
+        if exc.reason == "blocked":
+            stats.blocked.append(hit.url)
         return PageResult(rank=rank, hit=hit, page=None, error=exc.reason)
     stats.fetched += 1
     try:

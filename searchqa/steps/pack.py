@@ -31,7 +31,8 @@ _OPEN, _CLOSE, _INSIDE = "[\\[［【〔]", "[\\]］】〕]", "[^\\]］】〕\\n]
 _MARKER = re.compile(
     rf"{_OPEN}\s*(?:web\s*page{_INSIDE}{{0,24}}?(?:begin|end)\w{{0,4}}|citation\b{_INSIDE}{{0,40}}"
     rf"|file\s*(?:name|content\s*(?:begin|end)))\s*{_CLOSE}"
-    r"|<[｜|][^<>\n｜|]{1,48}[｜|]>",  # chat-control tokens: <｜Assistant｜>, <|im_start|>
+    r"|[<‹＜][｜|][^<>\n｜|]{1,48}[｜|][>›＞]"  # chat-control tokens: <｜Assistant｜>, <|im_start|>
+    r"|[<‹＜]\s*/?\s*think\s*[>›＞]",  # R1's reasoning tags
     re.IGNORECASE,
 )
 
@@ -106,9 +107,9 @@ def sanitize_page_text(text: str) -> str:
 
     Strips ``[webpage N begin]`` and ``[webpage N end]``, ``[citation:N]`` in every variant
     (spacing, case, several numbers, full-width brackets and colons, ``[citation needed]``),
-    the file template's ``[file name]`` and ``[file content begin]`` markers, and chat-control
-    tokens such as ``<｜Assistant｜>``. Repeats until nothing matches, so removing one marker
-    cannot assemble another.
+    the file template's ``[file name]`` and ``[file content begin]`` markers, chat-control
+    tokens such as ``<｜Assistant｜>`` (look-alike brackets too) and R1's ``<think>`` tags.
+    Repeats until nothing matches, so removing one marker cannot assemble another.
     """
     while (cleaned := _MARKER.sub("", text)) != text:
         text = cleaned
@@ -143,7 +144,14 @@ def pack_context(
         else:
             text = _select(passages, question, share, counter) if share > 0 else ""
         if text:
-            packed.append(replace(page, title=sanitize_page_text(page.title), text=text))
+            packed.append(
+                replace(
+                    page,
+                    title=sanitize_page_text(page.title),
+                    snippet=sanitize_page_text(page.snippet),
+                    text=text,
+                )
+            )
     return packed
 
 

@@ -278,5 +278,5 @@ def test_index_then_ask_the_local_engine(world: World, tmp_path: Path) -> None:
     again = world.run("index", str(docs), env=env)
     assert again.stdout.startswith("0 added, 0 updated, 1 unchanged, 1 removed, 0 failed")
     missing = world.run("index", str(tmp_path / "nowhere"), env=env)
-    assert missing.returncode == 1
+    assert missing.returncode == 2  # bad input: no source could be read
     assert "failed" in missing.stdout

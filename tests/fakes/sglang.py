@@ -24,6 +24,9 @@ Knobs (fields of ``FakeSGLang``; change them between requests if you like):
 - ``error_after_chunks``: after that many text chunks send SGLang's mid-stream error
   ``{"error": {...}}`` (``error_shape="flat"``: ``{"object": "error", ...}``), then ``[DONE]``;
   ``error_message``, ``error_status`` shape it.
+- ``stall_after_chunks``: after that many text chunks send no more tokens, only keep-alives
+  every ``stall_interval_s`` until the client leaves: ``stall="ping"`` sends ``: ping``
+  comments, ``stall="empty_delta"`` chunks whose delta is empty.
 - ``omit_nulls``: the newer SGLang encoder that leaves out null fields.
 - ``api_key``: require ``Authorization: Bearer <key>``, else 401.
 - ``max_running_requests``: streams generated at once; later ones wait in the queue.
@@ -109,6 +112,9 @@ class FakeSGLang:
     error_message: str = "The server is overloaded; the request was aborted."
     error_status: int = 503
     error_shape: Literal["nested", "flat"] = "nested"
+    stall_after_chunks: int | None = None
+    stall: Literal["ping", "empty_delta"] = "ping"
+    stall_interval_s: float = 0.2
     omit_nulls: bool = False
     api_key: str | None = None
     max_running_requests: int | None = None
@@ -426,6 +432,8 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
             await response.write(stream.chunk([stream.choice(role="assistant", content="")]))
         pieces = _chunks(text, tokens, fake)
         for number, (start, end, count) in enumerate(pieces):
+            if number == fake.stall_after_chunks:
+                await _keep_alive_forever(request, response, stream)
             if number == fake.error_after_chunks:
                 error = _error_body(fake.error_message, fake.error_status)
                 await response.write(
@@ -450,6 +458,18 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
                 await response.write(stream.chunk([stream.choice(content=said)]))
         if stream.chat:
             await response.write(stream.chunk([stream.choice(finish)]))
+
+    async def _keep_alive_forever(
+        request: web.Request, response: web.StreamResponse, stream: _Stream
+    ) -> None:
+        while True:
+            await asyncio.sleep(fake.stall_interval_s)
+            if request.transport is None or request.transport.is_closing():
+                raise ConnectionResetError("client went away")
+            if fake.stall == "ping":
+                await response.write(b": ping\n\n")
+            else:
+                await response.write(stream.chunk([{"index": 0, "delta": {}}]))
 
     app = web.Application()
     app.router.add_get("/v1/models", models)
