@@ -24,7 +24,14 @@ SCALAR_VERSION = "1.76.4"
 ASSETS_DIR = Path(__file__).parent / "assets"
 ASSETS_PATH = "/assets"
 SCALAR_SCRIPT = f"scalar-api-reference-{SCALAR_VERSION}.js"
-SCALAR_OPTIONS = {"withDefaultFonts": False, "hideClientButton": True}
+SCALAR_OPTIONS = {
+    "withDefaultFonts": False,
+    "hideClientButton": True,
+    "telemetry": False,
+    "showDeveloperTools": "never",
+    "agent": {"disabled": True},
+}
+"""Nothing that reaches Scalar's own services: no fonts, telemetry, hosted agent or tooling."""
 # The file name carries the version, so browsers may keep it.
 IMMUTABLE = CacheControlHeader(public=True, max_age=365 * 24 * 3600, immutable=True)
 
