@@ -68,9 +68,11 @@ def test_ask_json_streams_the_contract_in_order(world: World) -> None:
 
 def test_model_gets_exactly_the_prompt_with_deepseeks_settings(world: World) -> None:
     question = "How do community gardens cool cities?"
-    printed = world.run("prompt", question)
+    # Both runs must read the same pages: a deadline no loaded machine misses.
+    env = world.env(SEARCHQA_FETCH__DEADLINE_S="30", SEARCHQA_FETCH__PAGE_TIMEOUT_S="20")
+    printed = world.run("prompt", question, env=env)
     assert printed.returncode == 0, printed.stderr
-    asked = world.run("ask", "--json", question)
+    asked = world.run("ask", "--json", question, env=env)
     assert asked.returncode == 0, asked.stderr
 
     (request,) = [r for r in world.llm.requests if r.path.endswith("/chat/completions")]
