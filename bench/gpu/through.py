@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from bench.gpu.upstream import data_lines, hold_until_cleared
 
 TOKEN_EVENTS = frozenset({"reasoning", "answer"})
 
@@ -49,25 +52,15 @@ async def ask(
     result = Answered()
     started = time.perf_counter()
     body = {"query": question, "no_cache": no_cache}
-    async with client.stream("POST", service_url + "/v1/answer", json=body) as response:
-        result.status = response.status_code
-        if response.status_code >= 400:
-            await response.aread()
-            result.error = {"http_status": response.status_code, "body": response.text[:2000]}
-            result.total_s = time.perf_counter() - started
-            return result
-        async for line in response.aiter_lines():
-            if not line.startswith("data:"):
-                continue
+    async with aclosing(data_lines(client, service_url + "/v1/answer", body, result)) as lines:
+        async for line in lines:
             event = json.loads(line[5:])
             result.events += 1
             kind = event.get("type")
             if kind in TOKEN_EVENTS and result.ttft_s is None:
                 result.ttft_s = time.perf_counter() - started
                 if stop_after_first is not None:
-                    stop_after_first.set()
-                    while stop_after_first.is_set():  # noqa: ASYNC110 - the caller clears it
-                        await asyncio.sleep(0.01)
+                    await hold_until_cleared(stop_after_first)
                     break
             if kind == "done":
                 result.done = event

@@ -10,8 +10,10 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -132,6 +134,36 @@ def _text_of(chunk: dict[str, Any]) -> str:
     return text
 
 
+class StreamResult(Protocol):
+    """What both clients record of a stream: the HTTP status, and the error if it failed."""
+
+    status: int
+    error: dict[str, Any] | None
+
+
+async def data_lines(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any], result: StreamResult
+) -> AsyncGenerator[str, None]:
+    """The ``data:`` lines of a streamed POST; an HTTP error is recorded on ``result``
+    instead. Closing the generator closes the response (a hang-up)."""
+    async with client.stream("POST", url, json=body) as response:
+        result.status = response.status_code
+        if response.status_code >= 400:
+            await response.aread()
+            result.error = {"http_status": response.status_code, "body": response.text[:2000]}
+            return
+        async for line in response.aiter_lines():
+            if line.startswith("data:"):
+                yield line
+
+
+async def hold_until_cleared(flag: asyncio.Event) -> None:
+    """Tell the caller the first token came (``flag`` set); wait until it clears the flag."""
+    flag.set()
+    while flag.is_set():  # noqa: ASYNC110 - the caller clears it
+        await asyncio.sleep(0.01)
+
+
 async def stream_raw(
     client: httpx.AsyncClient,
     url: str,
@@ -144,16 +176,8 @@ async def stream_raw(
     token: the event is set then, and the stream closed once the caller clears it)."""
     result = RawStream()
     started = time.perf_counter()
-    async with client.stream("POST", url, json=body) as response:
-        result.status = response.status_code
-        if response.status_code >= 400:
-            await response.aread()
-            result.error = {"http_status": response.status_code, "body": response.text[:2000]}
-            result.total_s = time.perf_counter() - started
-            return result
-        async for line in response.aiter_lines():
-            if not line.startswith("data:"):
-                continue
+    async with aclosing(data_lines(client, url, body, result)) as lines:
+        async for line in lines:
             if keep_lines:
                 result.lines.append(line)
             payload = line[5:].strip()
@@ -165,15 +189,12 @@ async def stream_raw(
                 continue
             if chunk.get("usage"):
                 result.usage = chunk["usage"]
-            text = _text_of(chunk)
-            if text.strip():
+            if _text_of(chunk).strip():
                 result.tokens += 1
                 if result.ttft_s is None:
                     result.ttft_s = time.perf_counter() - started
                     if stop_after_first is not None:
-                        stop_after_first.set()
-                        while stop_after_first.is_set():  # noqa: ASYNC110 - the caller clears it
-                            await asyncio.sleep(0.01)
+                        await hold_until_cleared(stop_after_first)
                         break
     result.total_s = time.perf_counter() - started
     return result
