@@ -97,6 +97,7 @@ STATUS_BY_CODE = {
     "shutting_down": 503,
     "unknown_answer": 404,
     "no_sources": 404,
+    "llm_overloaded": 503,
 }
 """Failures whose code decides the status (the stop reasons, missing things)."""
 STATUS_BY_SERVICE = {"llm": 502, "upstream": 502, "search": 503, "cache": 503}

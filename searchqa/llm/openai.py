@@ -18,6 +18,7 @@ import httpx
 from searchqa.errors import LLMError
 from searchqa.llm.progress import ProgressWatch
 from searchqa.llm.r1_format import render_r1_prompt
+from searchqa.llm.readiness import MODELS_PATH, READY_PATH, Readiness, has_no_ready_route, ready_url
 from searchqa.llm.sse import ReplyDecoder, classify_error, error_details, iter_sse_data
 from searchqa.protocols import ModelDelta, ModelInfo, Turn
 from searchqa.settings import LLMSettings
@@ -46,6 +47,7 @@ class OpenAIChatModel:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=32)
         self._client = client or httpx.AsyncClient(timeout=self._timeout, limits=limits)
         self._info: ModelInfo | None = None
+        self._ready_url = ready_url(self._base_url)
 
     async def describe(self) -> ModelInfo:
         """The model id (settings, else the first listed) and its context window."""
@@ -104,6 +106,33 @@ class OpenAIChatModel:
                     yield delta
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._transport_error(exc) from exc
+
+    async def readiness(self) -> Readiness:
+        """Ask the server now: SGLang's ``/ready``, else (no such route) its model list."""
+        if self._ready_url is not None:
+            try:
+                response = await self._client.get(
+                    self._ready_url, headers=self._headers(), timeout=self._timeout
+                )
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                detail = self._transport_error(exc).message
+                return Readiness(ok=False, probe=READY_PATH, detail=detail)
+            if response.is_success:
+                return Readiness(ok=True, probe=READY_PATH)
+            if not has_no_ready_route(response.status_code):
+                return Readiness(
+                    ok=False,
+                    probe=READY_PATH,
+                    detail=f"the model server at {self._base_url} is not ready "
+                    f"({READY_PATH} answered HTTP {response.status_code}: starting, paused "
+                    "or unhealthy)",
+                )
+            self._ready_url = None  # this server has no /ready: list its models from now on
+        try:
+            await self._fetch_info()
+        except LLMError as exc:
+            return Readiness(ok=False, probe=MODELS_PATH, detail=exc.message)
+        return Readiness(ok=True, probe=MODELS_PATH)
 
     async def aclose(self) -> None:
         """Close the HTTP client if this model created it."""

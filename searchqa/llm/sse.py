@@ -102,6 +102,11 @@ _CONTEXT_TOO_LONG = re.compile(
     re.IGNORECASE,
 )
 _MESSAGE_LIMIT = 500
+# SGLang's refusals when its waiting queue (--max-queued-requests) is full, with HTTP status or
+# error code 503: before the stream for plain requests, as the first chunk of a stream otherwise.
+_OVERLOADED = re.compile(
+    r"request queue is full|aborted by a higher priority request", re.IGNORECASE
+)
 
 
 def error_details(body: object) -> tuple[str, object]:
@@ -142,6 +147,12 @@ def classify_error(
             f"the model server refused the credentials (HTTP {status}): {message}",
             code="llm_auth",
             retryable=False,
+        )
+    if status == 503 and _OVERLOADED.search(message):
+        return LLMError(
+            f"the model server is at capacity, try again shortly: {message}",
+            code="llm_overloaded",
+            retryable=True,
         )
     client_fault = status is not None and 400 <= status < 500 and status != 429
     if mid_stream:
