@@ -1,4 +1,4 @@
-"""The ``searchqa`` command line: ask, prompt, index, extract, serve."""
+"""The ``searchqa`` command line: ask, prompt, index, extract, serve, slack."""
 
 from __future__ import annotations
 
@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, metavar="N", help="worker processes; more than one needs Redis"
     )
+
+    commands.add_parser("slack", help="run the Slack bot over Socket Mode (no public URL needed)")
 
     extract = commands.add_parser("extract", help="print a page's extracted main text")
     extract.add_argument("target", metavar="URL|FILE", help="a web page or a local file")
@@ -101,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from searchqa.settings import Settings
 
             return serve(Settings(), host=args.host, port=args.port, workers=args.workers)
+        if args.command == "slack":
+            return asyncio.run(commands.slack())
         return asyncio.run(commands.extract(args))
     except KeyboardInterrupt:
         return 130

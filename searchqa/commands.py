@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -167,4 +168,15 @@ async def extract(args: argparse.Namespace) -> int:
             sys.stdout.write(f"Published: {published}\n")
         sys.stdout.write("\n")
     sys.stdout.write(text + "\n")
+    return EXIT_OK
+
+
+async def slack() -> int:
+    """Run the Slack bot over Socket Mode until interrupted."""
+    from searchqa.slack.socket import run_socket_mode
+
+    logging.basicConfig(
+        level=logging.INFO, force=True, format="%(levelname)s %(name)s: %(message)s"
+    )
+    await run_socket_mode(Settings())
     return EXIT_OK

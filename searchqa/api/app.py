@@ -38,11 +38,15 @@ from searchqa.api.observe import observe_requests, observe_state, unrouted_obser
 from searchqa.api.openai_routes import ANSWER_SOURCE, OpenAIController
 from searchqa.api.openapi import openapi_config
 from searchqa.api.problems import EXCEPTION_HANDLERS
+from searchqa.api.slack_events import slack_events
 from searchqa.api.slow_readers import drop_slow_readers
+from searchqa.api.widget_routes import WIDGET_ROUTES
 from searchqa.kit import AnswerKit
 from searchqa.service.requests import AnswerSource
 from searchqa.service.sessions import AnswerSessions
 from searchqa.settings import Settings
+from searchqa.slack.app import build_bolt_app
+from searchqa.slack.bot import SlackBot, check_http_settings, web_client
 from searchqa.state import build_state
 
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
@@ -103,6 +107,7 @@ def create_app(
 ) -> Litestar:
     """The HTTP service for ``settings`` (read from the environment when None)."""
     settings = settings or Settings()
+    slack_on = check_http_settings(settings.slack)
     access = AccessControl.from_settings(settings.auth)
     metrics = Metrics()
 
@@ -115,6 +120,12 @@ def create_app(
         app.state.sessions = sessions
         app.state.probe = ReadinessProbe(kit=kit, state=state)
         app.state.limiter = state.limiter
+        slack: SlackBot | None = None
+        if slack_on:
+            slack = SlackBot(
+                sessions=sessions, state=state, settings=settings, client=web_client(settings)
+            )
+            app.state.slack_app = build_bolt_app(slack, settings.slack, socket_mode=False)
         access.announce()
         log.info("serving answers with %s state", state.kind)
         # Start the extraction workers now, in the background, not on the first question.
@@ -126,6 +137,8 @@ def create_app(
             warm_up.cancel()
             await asyncio.gather(warm_up, return_exceptions=True)
             await sessions.aclose()
+            if slack is not None:
+                await slack.aclose()
             await metrics.aclose()
             await state.aclose()
             await kit.aclose()
@@ -143,6 +156,8 @@ def create_app(
             readyz,
             metrics_endpoint,
             OpenAIController,
+            *WIDGET_ROUTES,
+            *([slack_events] if slack_on else []),
             *route_handlers,
         ],
         dependencies=provide,

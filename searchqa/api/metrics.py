@@ -52,6 +52,7 @@ COUNTERS = {
     "cache_hits": "Cache lookups that found an entry, by cache (answer, search, page)",
     "cache_misses": "Cache lookups that found nothing, by cache (answer, search, page)",
     "state_errors": "Failed operations on the shared state (Redis), by operation",
+    "slack_feedback": "Feedback clicks on Slack answers, by rating (good, bad)",
 }
 HISTOGRAMS = {
     "stage_duration_seconds": "Seconds from request start until a stage ended "

@@ -15,6 +15,7 @@ from searchqa.api.logs import configure_logging, log_config
 from searchqa.errors import InvalidRequestError
 from searchqa.index.seed import seed_index_if_empty
 from searchqa.settings import Settings
+from searchqa.slack.bot import check_http_settings
 
 APP_FACTORY = "searchqa.api.serve:app_from_environment"
 REQUEST_HEAD_BYTES = 64 * 1024
@@ -81,6 +82,7 @@ def serve(
     host = host or server.host
     port = port if port is not None else server.port
     check_workers(settings, workers)
+    check_http_settings(settings.slack)
     check_can_listen(host, port)
     configure_logging()
     asyncio.run(seed_index_if_empty(settings))
