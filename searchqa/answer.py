@@ -26,7 +26,9 @@ from searchqa.steps.generate import generate_answer
 from searchqa.steps.language import detect_language
 from searchqa.steps.prompt import format_date, today_in_zone
 from searchqa.steps.read import read_pages, snippet_pages
+from searchqa.steps.rewrite import search_query
 from searchqa.steps.search import search_web
+from searchqa.steps.search_language import detect_search_language
 
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_TURNS = 20
@@ -170,11 +172,20 @@ async def prepare_steps(
     language, cur_date = meta.language, meta.date
     yield meta
 
-    yield StatusEvent(stage="search")
+    query = await search_query(
+        question.text,
+        question.history,
+        mode=settings.search.rewrite,
+        model=kit.brief_model,
+        model_id=model.id,
+        timeout_s=settings.search.rewrite_timeout_s,
+        max_tokens=settings.search.rewrite_max_tokens,
+    )
+    yield StatusEvent(stage="search", query=query.text)
     outcome = await search_web(
         kit.chain,
-        question.text,
-        language=language,
+        query.text,
+        language=meta.search_language or language,
         max_results=question.max_sources or settings.search.max_results,
     )
     search_ms = stopwatch.ms()
@@ -202,8 +213,14 @@ async def prepare_steps(
     if hits and not pages:
         pages = snippet_pages([hit for hit in hits if hit.url not in stats.blocked])
         flags.append("snippets_only" if pages else "no_sources")
+    if outcome.degraded:
+        flags.append("search_degraded")
     log.info(
-        "search: %s (failed: %s); pages: %d read of %d, %d fetched, %d failed %s, %d abandoned",
+        "search %r (%s) in %s: %s (failed: %s); "
+        "pages: %d read of %d, %d fetched, %d failed %s, %d abandoned",
+        query.text,
+        query.method,
+        meta.search_language,
         outcome.engine or "no engine found anything",
         outcome.failures or "none",
         len(pages),
@@ -238,6 +255,7 @@ async def prepare_steps(
         flags=flags,
         search_ms=search_ms,
         fetch_ms=fetch_ms,
+        search=outcome.report(query.text),
     )
 
 
@@ -278,6 +296,10 @@ async def _open(
     server said about itself (asked here unless the caller did)."""
     language = detect_language(question.text)
     model = model or await kit.model.describe()
+    # The first call loads the detector's model (under a second): keep it off the loop.
+    search_language = (
+        None if about_file else await asyncio.to_thread(detect_search_language, question.text)
+    )
     meta = MetaEvent(
         request_id=request_id or new_request_id(),
         query=question.text,
@@ -285,6 +307,7 @@ async def _open(
         template="file" if about_file else language,
         date=format_date(today_in_zone(kit.settings.prompt.timezone), language),
         model=model.id,
+        search_language=search_language,
     )
     return meta, model
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from searchqa.events import Source
+from searchqa.events import SearchReport, Source
 
 if TYPE_CHECKING:
     from searchqa.protocols import Turn
@@ -96,3 +96,5 @@ class PreparedPrompt:
     flags: list[str] = field(default_factory=list)
     search_ms: float | None = None
     fetch_ms: float | None = None
+    search: SearchReport | None = None
+    """What the search did; None for a question about a file."""

@@ -15,6 +15,8 @@ EVENT_ORDER = "meta status* sources (status|reasoning)* (status|answer|citation)
 """The grammar of every stream; ``error`` may end one at any point after ``meta``."""
 
 Language = Literal["zh", "en"]
+SearchLanguage = str
+"""A BCP 47 tag (``en``, ``fr``, ``zh-CN``, ``zh-TW``...): the language engines are asked for."""
 TemplateName = Literal["zh", "en", "file"]
 Stage = Literal["search", "fetch", "read", "think", "answer"]
 
@@ -65,6 +67,26 @@ class Timings(BaseModel):
     total_ms: float = 0.0
 
 
+class EngineFailure(BaseModel):
+    """An engine of the chain that was tried and failed, or skipped (its circuit open)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    engine: str
+    reason: str
+
+
+class SearchReport(BaseModel):
+    """What the search did: the query sent, the engine whose results were used, and the
+    engines before it that failed or were skipped."""
+
+    model_config = ConfigDict(frozen=True)
+
+    query: str
+    engine: str | None = Field(description="The engine whose results were used; null: none")
+    failed: list[EngineFailure] = Field(default_factory=list)
+
+
 class MetaEvent(_Event):
     type: Literal["meta"] = "meta"
     request_id: str
@@ -73,6 +95,10 @@ class MetaEvent(_Event):
     template: TemplateName
     date: str
     model: str
+    search_language: SearchLanguage | None = Field(
+        default=None,
+        description="BCP 47 tag of the language the engines are asked for; null: no search",
+    )
 
 
 class StatusEvent(_Event):
@@ -80,6 +106,16 @@ class StatusEvent(_Event):
     stage: Stage
     done: int = 0
     total: int = 0
+    query: str | None = Field(
+        default=None, description="Stage `search`: the query sent to the engines"
+    )
+
+    def to_json(self) -> str:
+        """The wire form; ``query`` only where there is one (stage ``search``)."""
+        return self.model_dump_json(exclude={"query"} if self.query is None else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"query"} if self.query is None else None)
 
 
 class SourcesEvent(_Event):
@@ -114,6 +150,9 @@ class DoneEvent(_Event):
     timings: Timings
     cached: bool = False
     flags: list[str] = Field(default_factory=list)
+    search: SearchReport | None = Field(
+        default=None, description="What the search did; null for questions about a file"
+    )
 
 
 class ErrorEvent(_Event):

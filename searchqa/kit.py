@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from types import TracebackType
@@ -9,11 +10,13 @@ from typing import TYPE_CHECKING, Self
 
 from searchqa.engines.registry import build_engines
 from searchqa.errors import InvalidRequestError
-from searchqa.protocols import ChatModel
-from searchqa.settings import Settings
+from searchqa.protocols import BriefModel, ChatModel
+from searchqa.settings import SearchSettings, Settings
+from searchqa.steps.breaker import BreakerSettings, CircuitBreakers
 from searchqa.steps.extract import PageExtractor
 from searchqa.steps.fetch import PageFetcher
 from searchqa.steps.search import EngineChain
+from searchqa.steps.search_language import load_identifier
 from searchqa.tokens import TokenCounter, load_token_counter
 
 if TYPE_CHECKING:
@@ -44,6 +47,27 @@ def build_chat_model(settings: Settings) -> tuple[ChatModel, TokenCounter]:
     return model, LlamaTokenCounter(model)
 
 
+def build_brief_model(settings: Settings) -> BriefModel | None:
+    """The model server asked for short replies (query rewrites); None for the embedded model,
+    which is too small to rewrite well, or when rewriting by model is off."""
+    if not settings.llm.base_url or settings.search.rewrite != "auto":
+        return None
+    from searchqa.llm.brief import OpenAIBriefModel
+
+    return OpenAIBriefModel(settings.llm)
+
+
+def build_breakers(search: SearchSettings) -> CircuitBreakers:
+    """One circuit breaker per engine name, shared by every chain of the kit."""
+    return CircuitBreakers(
+        BreakerSettings(
+            failure_threshold=search.breaker_failures,
+            open_s=search.cooldown_s,
+            open_max_s=search.cooldown_max_s,
+        )
+    )
+
+
 @dataclass
 class AnswerKit:
     """Search chain, fetcher, extractor, model and tokenizer shared by every question."""
@@ -56,12 +80,16 @@ class AnswerKit:
     counter: TokenCounter
     page_cache: PageCache | None = None
     """Extracted pages shared between questions; None: every page is fetched."""
+    brief_model: BriefModel | None = None
+    """The model asked for standalone rewrites of follow-ups; None: the rule writes them."""
 
     @classmethod
     def from_settings(cls, settings: Settings, *, cache: KeyValueCache | None = None) -> AnswerKit:
         """With ``cache``, search results and extracted pages are kept there
         (``settings.cache`` sets for how long)."""
         search = settings.search
+        # The search-language model takes most of a second to load: start now, off this thread.
+        threading.Thread(target=load_identifier, name="load-langid", daemon=True).start()
         model, counter = build_chat_model(settings)
         engines = build_engines(search.engines, settings)
         page_cache = None
@@ -74,18 +102,19 @@ class AnswerKit:
                 page_cache = PageCache(cache, ttl_s=settings.cache.page_ttl_s)
         return cls(
             settings=settings,
-            chain=EngineChain(
-                engines, cooldown_s=search.cooldown_s, cooldown_max_s=search.cooldown_max_s
-            ),
+            chain=EngineChain(engines, breakers=build_breakers(search)),
             fetcher=PageFetcher(settings.fetch),
             extractor=PageExtractor(workers=settings.fetch.extract_workers),
             model=model,
             counter=counter,
             page_cache=page_cache,
+            brief_model=build_brief_model(settings),
         )
 
     async def aclose(self) -> None:
         await self.model.aclose()
+        if self.brief_model is not None:
+            await self.brief_model.aclose()
         await self.fetcher.aclose()
         self.extractor.close()
 
@@ -104,7 +133,8 @@ class AnswerKit:
 class KitVariants:
     """The kit, or a copy with a requested chain of configured engines.
 
-    Each chain is built once, so its engines' cooldowns carry over between requests.
+    Each chain is built once; every chain shares the kit's circuit breakers, so what one
+    request learns about an engine holds for all.
     """
 
     def __init__(self, kit: AnswerKit, *, cache: KeyValueCache) -> None:
@@ -135,7 +165,6 @@ class KitVariants:
             built = build_engines(names, settings)
             chain = self._chains[names] = EngineChain(
                 cache_engines(built, self._cache, ttl_s=settings.cache.search_ttl_s),
-                cooldown_s=settings.search.cooldown_s,
-                cooldown_max_s=settings.search.cooldown_max_s,
+                breakers=self._kit.chain.breakers,
             )
         return replace(self._kit, chain=chain)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from searchqa.documents import SearchHit
-from searchqa.events import Language, Usage
+from searchqa.events import SearchLanguage, Usage
 
 
 class SearchEngine(Protocol):
@@ -15,7 +15,9 @@ class SearchEngine(Protocol):
 
     name: str
 
-    async def search(self, query: str, *, language: Language, max_results: int) -> list[SearchHit]:
+    async def search(
+        self, query: str, *, language: SearchLanguage, max_results: int
+    ) -> list[SearchHit]:
         """Return up to ``max_results`` hits; raise SearchError on failure or rate limit."""
         ...
 
@@ -67,6 +69,35 @@ class ChatModel(Protocol):
         ``temperature`` overrides the configured one (callers keep it in DeepSeek's 0.5-0.7).
         Raise LLMError on failure.
         """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BriefReply:
+    """A short reply written without the long thinking."""
+
+    text: str
+    cut_off: bool = False
+    """The reply hit ``max_tokens`` before it ended."""
+
+
+class BriefModel(Protocol):
+    """The model asked for a few words at once, without thinking first (query rewriting)."""
+
+    async def reply(
+        self,
+        prompt: str,
+        *,
+        max_tokens: int,
+        timeout_s: float,
+        stop: Sequence[str] = ("\n",),
+        model: str | None = None,
+    ) -> BriefReply:
+        """The reply to ``prompt``; raise LLMError on failure or past ``timeout_s``."""
         ...
 
     async def aclose(self) -> None:

@@ -17,6 +17,7 @@ from searchqa.events import (
     Event,
     MetaEvent,
     ReasoningEvent,
+    SearchReport,
     Source,
     SourcesEvent,
     StatusEvent,
@@ -37,6 +38,13 @@ def _stage_line(event: StatusEvent) -> str:
     if event.total:
         return f"{label} {event.done}/{event.total}…"
     return f"{label}…"
+
+
+def search_note(report: SearchReport) -> str:
+    """One line on a search that fell back: the engine used and why those before it were not."""
+    used = f"results from {report.engine}" if report.engine else "no engine found anything"
+    failed = "; ".join(f"{failure.engine}: {failure.reason}" for failure in report.failed)
+    return f"Search degraded, {used} ({failed})"
 
 
 class TerminalRenderer:
@@ -105,6 +113,8 @@ class TerminalRenderer:
         if not done.answer:
             self._console.print(Text("(the model gave no answer)", style="yellow"), end="")
         self._console.print()
+        if "search_degraded" in done.flags and done.search is not None:
+            self._console.print(Text(search_note(done.search), style="yellow"), soft_wrap=True)
         if not self._sources:
             return
         self._console.print()

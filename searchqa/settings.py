@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -75,10 +75,32 @@ class SearchSettings(BaseModel):
     )
     ddg_backend: str = Field(default="duckduckgo", description="ddgs backend(s), comma-separated")
     timeout_s: float = Field(default=8.0, gt=0, description="Per-engine search timeout")
-    cooldown_s: float = Field(
-        default=30.0, gt=0, description="First cooldown after an engine fails; doubles on repeats"
+    breaker_failures: int = Field(
+        default=3,
+        ge=1,
+        description="Consecutive faults of an engine itself (unreachable, timeouts, HTTP 5xx) "
+        "that open its circuit; a rate limit opens it at once",
     )
-    cooldown_max_s: float = Field(default=900.0, gt=0, description="Longest cooldown")
+    cooldown_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long an open circuit skips its engine before one request probes it; "
+        "doubles after each failed probe",
+    )
+    cooldown_max_s: float = Field(
+        default=900.0, gt=0, description="Longest an open circuit skips its engine"
+    )
+    rewrite: Literal["auto", "rule", "off"] = Field(
+        default="auto",
+        description="Follow-ups are searched as a standalone query: auto = the model server "
+        "writes it (the rule when it fails or there is none), rule, or off (as asked)",
+    )
+    rewrite_timeout_s: float = Field(
+        default=3.0, gt=0, description="Longest wait for the model's rewrite before the rule"
+    )
+    rewrite_max_tokens: int = Field(
+        default=48, ge=8, le=512, description="Most tokens of the model's rewrite"
+    )
 
     _split = field_validator("engines", mode="before")(_split_commas)
 
@@ -264,6 +286,41 @@ class CacheSettings(BaseModel):
     )
 
 
+class SlackSettings(BaseModel):
+    """The Slack bot: over HTTP in ``searchqa serve`` (bot token + signing secret), or over
+    Socket Mode with ``searchqa slack`` (bot token + app token)."""
+
+    bot_token: SecretStr | None = Field(default=None, description="Bot token (xoxb-...)")
+    signing_secret: SecretStr | None = Field(
+        default=None, description="Signing secret that checks Slack's requests to /slack/events"
+    )
+    app_token: SecretStr | None = Field(
+        default=None, description="App-level token (xapp-...), Socket Mode only"
+    )
+    api_url: str = Field(
+        default="https://slack.com/api/", description="Slack Web API base URL (proxies, tests)"
+    )
+    allowed_teams: CommaList = Field(
+        default_factory=list, description="Workspace (team) ids answered; empty = all"
+    )
+    allowed_channels: CommaList = Field(
+        default_factory=list, description="Channel ids answered; empty = all (DMs included)"
+    )
+    rate_limit: int = Field(
+        default=20, ge=0, description="Answers per window per Slack user; 0 = unlimited"
+    )
+    team_rate_limit: int = Field(
+        default=300, ge=0, description="Answers per window per workspace; 0 = unlimited"
+    )
+
+    _split = field_validator("allowed_teams", "allowed_channels", mode="before")(_split_commas)
+
+    @property
+    def http_enabled(self) -> bool:
+        """Whether ``searchqa serve`` takes Slack's requests at ``/slack/events``."""
+        return self.bot_token is not None and self.signing_secret is not None
+
+
 class Settings(BaseSettings):
     """Every option searchqa reads, from the environment (or a .env file)."""
 
@@ -284,3 +341,4 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)

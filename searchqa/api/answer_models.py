@@ -19,6 +19,7 @@ from searchqa.events import (
     ErrorEvent,
     MetaEvent,
     ReasoningEvent,
+    SearchReport,
     Source,
     SourcesEvent,
     StatusEvent,
@@ -124,6 +125,7 @@ class AnswerDocument(BaseModel):
     status: Literal["running", "done", "error"] = "running"
     query: str | None = None
     language: str | None = None
+    search_language: str | None = None
     model: str | None = None
     date: str | None = None
     answer: str = ""
@@ -135,6 +137,8 @@ class AnswerDocument(BaseModel):
     timings: Timings | None = None
     cached: bool = False
     flags: list[str] = []
+    search: SearchReport | None = None
+    """The query searched, the engine used and the engines that failed (with ``done``)."""
     error: AnswerError | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,6 +156,7 @@ def build_document(events: Iterable[str]) -> AnswerDocument:
             case MetaEvent():
                 doc.request_id, doc.query = event.request_id, event.query
                 doc.language, doc.model, doc.date = event.language, event.model, event.date
+                doc.search_language = event.search_language
             case StatusEvent():
                 pass  # progress is not part of the document
             case SourcesEvent():
@@ -165,6 +170,7 @@ def build_document(events: Iterable[str]) -> AnswerDocument:
             case DoneEvent():
                 doc.status, doc.cached, doc.flags = "done", event.cached, list(event.flags)
                 doc.usage, doc.timings, doc.cited = event.usage, event.timings, list(event.cited)
+                doc.search = event.search
                 answer, reasoning = [event.answer], [event.reasoning]
             case ErrorEvent():
                 doc.status = "error"

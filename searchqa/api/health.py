@@ -13,6 +13,8 @@ from searchqa.api.problems import problem_response
 from searchqa.api.route_facts import route_facts
 from searchqa.errors import SearchQAError
 from searchqa.kit import AnswerKit
+from searchqa.llm.readiness import ReportsReadiness
+from searchqa.protocols import ChatModel
 from searchqa.service.sessions import AnswerSessions
 from searchqa.state.protocols import StateBackend
 
@@ -30,17 +32,10 @@ class ReadinessProbe:
 
     async def check(self) -> dict[str, dict[str, Any]]:
         state_ok, state_detail = await self._state.health()
-        chain = self._kit.chain
-        cooling = chain.cooling_down()
-        engines = chain.engine_names
         return {
             "state": {"ok": state_ok, "kind": self._state.kind, "detail": state_detail},
             "llm": await self._check_model(),
-            "search": {
-                "ok": any(name not in cooling for name in engines),
-                "engines": engines,
-                "cooling_down": {name: round(left, 1) for name, left in cooling.items()},
-            },
+            "search": search_check(self._kit.chain.states()),
         }
 
     async def _check_model(self) -> dict[str, Any]:
@@ -49,14 +44,36 @@ class ReadinessProbe:
             return self._model[1]
         try:
             async with asyncio.timeout(MODEL_CHECK_TIMEOUT_S):
-                info = await self._kit.model.describe()
-            result: dict[str, Any] = {"ok": True, "model": info.id}
+                result = await _model_state(self._kit.model)
         except SearchQAError as exc:
             result = {"ok": False, "detail": exc.message}
         except TimeoutError:
             result = {"ok": False, "detail": "the model server did not answer in time"}
         self._model = (time.monotonic(), result)
         return result
+
+
+def search_check(states: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The engines' circuits in chain order: usable while one is not open; ``degraded`` while
+    the first is open or half-open and a later one serves."""
+    engines = [{"name": name} | state for name, state in states.items()]
+    usable = [engine["state"] != "open" for engine in engines]
+    first_down = engines[0]["state"] != "closed"
+    return {
+        "ok": any(usable),
+        "degraded": first_down and any(usable[1:]),
+        "engines": engines,
+    }
+
+
+async def _model_state(model: ChatModel) -> dict[str, Any]:
+    """The model server's own readiness where it reports one (SGLang's ``/ready``)."""
+    if isinstance(model, ReportsReadiness):
+        readiness = await model.readiness()
+        if not readiness.ok:
+            return {"ok": False, "detail": readiness.detail, "probe": readiness.probe}
+    info = await model.describe()
+    return {"ok": True, "model": info.id}
 
 
 @get(
@@ -75,7 +92,8 @@ def healthz() -> dict[str, str]:
 async def readyz(
     probe: NamedDependency[ReadinessProbe], sessions: NamedDependency[AnswerSessions]
 ) -> Response[dict[str, Any]]:
-    """Readiness: state store, model server and at least one search engine are usable."""
+    """Readiness: state store, model server and at least one search engine are usable;
+    ``degraded`` (still 200) while the first search engine is down and a later one serves."""
     checks = await probe.check()
     if sessions.draining:
         checks["server"] = {"ok": False, "detail": "shutting down"}
@@ -84,4 +102,5 @@ async def readyz(
         return problem_response(
             503, code="not_ready", detail=f"not ready: {', '.join(failed)}", checks=checks
         )
-    return Response({"status": "ready", "checks": checks})
+    status = "degraded" if checks["search"].get("degraded") else "ready"
+    return Response({"status": status, "checks": checks})

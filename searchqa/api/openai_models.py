@@ -37,7 +37,7 @@ from pydantic import (
 
 from searchqa.api.answer_models import StrictBody, WholeNumber
 from searchqa.errors import InvalidRequestError
-from searchqa.events import Usage
+from searchqa.events import SearchReport, Usage
 from searchqa.service.requests import MAX_HISTORY_TURNS, AnswerRequest, Turn
 
 SERVED_MODEL = "searchqa"
@@ -204,6 +204,10 @@ class ChatCompletionChunk(_Sparse):
     choices: list[ChunkChoice]
     search_results: list[SearchResult] | None = None
     citations: list[str] | None = None
+    search: SearchReport | None = None
+    """On the last chunk: the query searched, the engine used, the engines that failed."""
+    flags: list[str] | None = None
+    """On the last chunk: the answer's flags (``search_degraded``, ``no_sources``...)."""
     usage: Usage | None = None
 
 
@@ -231,6 +235,10 @@ class ChatCompletion(BaseModel):
     search_results: list[SearchResult]
     citations: list[str]
     """Source URLs; ``[n]`` in the content cites ``citations[n - 1]``."""
+    search: SearchReport | None = None
+    """The query searched, the engine used, the engines that failed."""
+    flags: list[str] = []
+    """The answer's flags (``search_degraded``, ``no_sources``, ``snippets_only``)."""
 
 
 class ModelCard(BaseModel):

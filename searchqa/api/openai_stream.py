@@ -9,7 +9,8 @@ Streaming, per event:
   already ``[n]``; ``citation`` -> ``delta.annotations`` with one ``url_citation`` whose
   ``start_index``/``end_index`` span ``[n]`` in the whole content, counted in characters
   (code points), as Python's ``str`` counts them.
-- ``done`` -> an empty delta with ``finish_reason: "stop"`` and the sources again, then, when
+- ``done`` -> an empty delta with ``finish_reason: "stop"``, the sources again, ``search``
+  (query, engine used, engines that failed) and ``flags`` (``search_degraded``...), then, when
   the client asked for ``stream_options.include_usage``, a chunk with ``choices: []`` and usage.
 - ``error`` -> ``{"error": {"message", "type", "param", "code"}}``, which OpenAI clients raise.
 
@@ -134,7 +135,10 @@ class ChunkTranslator:
                 payloads.append(self._chunk(ChunkDelta(annotations=[annotation(event)])))
             case DoneEvent():
                 payloads += self._start()
-                payloads.append(self._chunk(ChunkDelta(), finish=True, with_sources=True))
+                last = self._chunk(ChunkDelta(), finish=True, with_sources=True)
+                payloads.append(
+                    last.model_copy(update={"search": event.search, "flags": list(event.flags)})
+                )
                 if self.include_usage:
                     payloads.append(self._usage_chunk(event))
                 self.finished = True
@@ -186,4 +190,6 @@ def build_completion(events: Sequence[Event], *, created: int) -> ChatCompletion
         usage=done.usage,
         search_results=search_results(sources),
         citations=citation_urls(sources),
+        search=done.search,
+        flags=list(done.flags),
     )

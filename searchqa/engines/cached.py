@@ -19,7 +19,7 @@ from typing import Any
 
 from searchqa.documents import SearchHit
 from searchqa.errors import SearchQAError
-from searchqa.events import Language
+from searchqa.events import SearchLanguage
 from searchqa.protocols import SearchEngine
 from searchqa.state.keys import search_key
 from searchqa.state.protocols import KeyValueCache
@@ -37,7 +37,9 @@ class CachedSearchEngine:
         self._cache = cache
         self._ttl_s = ttl_s
 
-    async def search(self, query: str, *, language: Language, max_results: int) -> list[SearchHit]:
+    async def search(
+        self, query: str, *, language: SearchLanguage, max_results: int
+    ) -> list[SearchHit]:
         key = search_key(self.name, query, language)
         cached = await self._lookup(key, max_results)
         if cached is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from searchqa.documents import SearchHit
-from searchqa.events import Language
+from searchqa.events import SearchLanguage
 from searchqa.index.snippet import make_snippet
 from searchqa.index.store import IndexStore
 from searchqa.index.tokenize import match_expression, query_terms
@@ -20,7 +20,9 @@ class LocalEngine:
     def __init__(self, settings: IndexSettings) -> None:
         self._path = settings.path
 
-    async def search(self, query: str, *, language: Language, max_results: int) -> list[SearchHit]:
+    async def search(
+        self, query: str, *, language: SearchLanguage, max_results: int
+    ) -> list[SearchHit]:
         """Up to ``max_results`` documents matching any term of ``query``, best first.
 
         The index is multilingual, so ``language`` does not narrow it. Raises SearchError

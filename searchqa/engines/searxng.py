@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 
 from searchqa.documents import SearchHit
-from searchqa.engines import RateLimitedError
+from searchqa.engines import EngineFaultError, RateLimitedError
 from searchqa.errors import SearchError
-from searchqa.events import Language
+from searchqa.events import SearchLanguage
 
-LANGUAGES: dict[Language, str] = {"zh": "zh-CN", "en": "en"}
+_CHINESE = {"zh": "zh-CN", "zh-hans": "zh-CN", "zh-hant": "zh-TW"}
 _USER_AGENT = "searchqa/0.1"
 
 
@@ -48,12 +48,15 @@ class SearxngEngine:
             self._client_loop = loop
         return self._client
 
-    async def search(self, query: str, *, language: Language, max_results: int) -> list[SearchHit]:
+    async def search(
+        self, query: str, *, language: SearchLanguage, max_results: int
+    ) -> list[SearchHit]:
         """Return up to ``max_results`` hits; raise SearchError on failure or rate limit."""
-        params = {"q": query, "format": "json", "language": LANGUAGES[language]}
+        tag = searxng_language(language)
+        params = {"q": query, "format": "json", "language": tag}
         headers = {
             "Accept": "application/json",
-            "Accept-Language": LANGUAGES[language],
+            "Accept-Language": tag,
             "User-Agent": _USER_AGENT,
         }
         client = self._client_for_this_loop()
@@ -62,11 +65,11 @@ class SearxngEngine:
                 response = await client.get(self._search_url, params=params, headers=headers)
                 body = await response.aread()
         except TimeoutError as exc:
-            raise SearchError(f"searxng timed out after {self._timeout_s:g}s") from exc
+            raise EngineFaultError(f"searxng timed out after {self._timeout_s:g}s") from exc
         except httpx.TimeoutException as exc:
-            raise SearchError(f"searxng timed out after {self._timeout_s:g}s") from exc
+            raise EngineFaultError(f"searxng timed out after {self._timeout_s:g}s") from exc
         except httpx.HTTPError as exc:
-            raise SearchError(f"searxng unreachable: {type(exc).__name__}: {exc}") from exc
+            raise EngineFaultError(f"searxng unreachable: {type(exc).__name__}: {exc}") from exc
         _check_status(response.status_code)
         return self._parse(body)[:max_results]
 
@@ -100,13 +103,26 @@ class SearxngEngine:
         )
 
 
+def searxng_language(language: SearchLanguage) -> str:
+    """SearXNG's ``language`` for a BCP 47 tag: the tag itself (``fr``, ``pt-BR``), with
+    Chinese spelled as SearXNG's locales are (``zh-CN``, ``zh-TW``)."""
+    tag = language.strip().replace("_", "-") or "all"
+    lower = tag.lower()
+    if lower in _CHINESE:
+        return _CHINESE[lower]
+    language_part, _, region = tag.partition("-")
+    return f"{language_part.lower()}-{region.upper()}" if region else language_part.lower()
+
+
 def _check_status(status: int) -> None:
     if status == 429:
         raise RateLimitedError("searxng rate limited (HTTP 429)")
     if status == 403:
-        raise SearchError(
+        raise EngineFaultError(
             "searxng refused JSON output (HTTP 403): add json to search.formats in settings.yml"
         )
+    if status >= 500:
+        raise EngineFaultError(f"searxng answered HTTP {status}")
     if status != 200:
         raise SearchError(f"searxng answered HTTP {status}")
 

@@ -79,4 +79,5 @@ async def generate_answer(
             total_ms=stopwatch.ms(),
         ),
         flags=prepared.flags,
+        search=prepared.search,
     )

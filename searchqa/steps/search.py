@@ -1,23 +1,25 @@
-"""Search the web: engines in configured order, with cooldowns, de-duplicated hits.
+"""Search the web: engines in configured order behind circuit breakers, de-duplicated hits.
 
-The chain lives as long as the process, so an engine that failed or was rate limited is
-skipped for a while (``cooldown_s``, doubling on repeats up to ``cooldown_max_s``, forgotten
-on its next success) and later questions go straight to the next engine. Nothing here sleeps.
+The chain lives as long as the process. Each engine has a circuit breaker (``breaker.py``):
+after consecutive faults of the engine itself it is skipped for a while, then probed by one
+request at a time. An engine that finds nothing passes the turn without a mark against it.
+When every engine is open, the one that failed longest ago is still tried once.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from searchqa.documents import SearchHit
+from searchqa.engines import EngineFaultError, RateLimitedError
 from searchqa.errors import SearchError
-from searchqa.events import Language
+from searchqa.events import EngineFailure, SearchLanguage, SearchReport
 from searchqa.protocols import SearchEngine
+from searchqa.steps.breaker import CircuitBreaker, CircuitBreakers, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -37,88 +39,117 @@ class SearchOutcome:
     engine: str | None
     """The engine whose hits were used; None when no engine found anything."""
     failures: dict[str, str]
-    """Engine name -> short reason, for engines tried and failed or skipped."""
+    """Engine name -> short reason, for engines tried and failed or skipped, in chain order."""
+
+    @property
+    def degraded(self) -> bool:
+        """Whether an engine ahead of the one used failed or was skipped."""
+        return bool(self.failures)
+
+    def report(self, query: str) -> SearchReport:
+        failed = [EngineFailure(engine=name, reason=why) for name, why in self.failures.items()]
+        return SearchReport(query=query, engine=self.engine, failed=failed)
 
 
-@dataclass(slots=True)
-class _Health:
-    strikes: int = 0
-    until: float = 0.0
-    reason: str = ""
+class _EngineFailedError(Exception):
+    """The engine failed this time (already recorded on its breaker)."""
 
 
 class EngineChain:
-    """Engines tried in order; failing ones cool down, empty ones pass the turn."""
+    """Engines tried in order; open circuits are skipped, empty answers pass the turn."""
 
-    def __init__(
-        self,
-        engines: Sequence[SearchEngine],
-        *,
-        cooldown_s: float,
-        cooldown_max_s: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, engines: Sequence[SearchEngine], *, breakers: CircuitBreakers) -> None:
         names = [engine.name for engine in engines]
         if not names:
             raise ValueError("an engine chain needs at least one engine")
         if len(set(names)) != len(names):
             raise ValueError(f"engine names must be unique: {names}")
         self._engines = list(engines)
-        self._cooldown_s = cooldown_s
-        self._cooldown_max_s = max(cooldown_max_s, cooldown_s)
-        self._clock = clock
-        self._health = {name: _Health() for name in names}
+        self.breakers = breakers
 
     @property
     def engine_names(self) -> list[str]:
         return [engine.name for engine in self._engines]
 
-    def cooling_down(self) -> dict[str, float]:
-        """Engine name -> seconds left, for engines skipped right now."""
-        now = self._clock()
-        return {name: h.until - now for name, h in self._health.items() if h.until > now}
+    def states(self) -> dict[str, dict[str, object]]:
+        """Engine name -> its circuit's state, in chain order."""
+        return {name: self.breakers[name].report() for name in self.engine_names}
 
-    async def search(self, query: str, *, language: Language, max_results: int) -> SearchOutcome:
+    async def search(
+        self, query: str, *, language: SearchLanguage, max_results: int
+    ) -> SearchOutcome:
         """Hits from the first engine that finds any; SearchError if none could answer."""
         failures: dict[str, str] = {}
         answered = False
+        skipped: list[SearchEngine] = []
         for engine in self._engines:
-            health = self._health[engine.name]
-            left = health.until - self._clock()
-            if left > 0:
-                failures[engine.name] = f"cooling down ({left:.0f}s left) after: {health.reason}"
+            breaker = self.breakers[engine.name]
+            ticket = breaker.admit()
+            if ticket is None:
+                failures[engine.name] = breaker.skip_reason()
+                skipped.append(engine)
                 continue
             try:
-                hits = await engine.search(query, language=language, max_results=max_results)
-            except SearchError as exc:
-                failures[engine.name] = self._strike(health, engine.name, exc.message)
-                continue
-            except Exception as exc:
-                logger.warning("search engine %s crashed", engine.name, exc_info=True)
-                reason = f"{type(exc).__name__}: {exc}"
-                failures[engine.name] = self._strike(health, engine.name, reason)
+                hits = await self._ask(engine, breaker, ticket, query, language, max_results)
+            except _EngineFailedError:
+                failures[engine.name] = breaker.last_reason
                 continue
             answered = True
-            health.strikes, health.until, health.reason = 0, 0.0, ""
             unique = dedupe_hits(hits)[:max_results]
             if unique:
                 return SearchOutcome(hits=unique, engine=engine.name, failures=failures)
+        if skipped and len(skipped) == len(self._engines):
+            # Every circuit is open: try the engine that failed longest ago, once.
+            engine = min(skipped, key=lambda e: self.breakers[e.name].last_failure_at or 0.0)
+            breaker = self.breakers[engine.name]
+            try:
+                hits = await self._ask(
+                    engine, breaker, breaker.force(), query, language, max_results
+                )
+            except _EngineFailedError:
+                failures[engine.name] = f"tried though its circuit is open: {breaker.last_reason}"
+            else:
+                answered = True
+                del failures[engine.name]
+                unique = dedupe_hits(hits)[:max_results]
+                if unique:
+                    return SearchOutcome(hits=unique, engine=engine.name, failures=failures)
         if not answered:
             detail = "; ".join(f"{name}: {reason}" for name, reason in failures.items())
             raise SearchError(f"every search engine failed: {detail}")
         return SearchOutcome(hits=[], engine=None, failures=failures)
 
-    def _strike(self, health: _Health, name: str, reason: str) -> str:
-        health.strikes += 1
-        pause = min(self._cooldown_s * 2 ** (health.strikes - 1), self._cooldown_max_s)
-        health.until = self._clock() + pause
-        health.reason = reason
-        logger.info("search engine %s failed (%s); cooling down %.0fs", name, reason, pause)
-        return reason
+    async def _ask(
+        self,
+        engine: SearchEngine,
+        breaker: CircuitBreaker,
+        ticket: Ticket,
+        query: str,
+        language: SearchLanguage,
+        max_results: int,
+    ) -> list[SearchHit]:
+        """The engine's hits, its breaker told how it went; _EngineFailedError when it failed."""
+        try:
+            hits = await engine.search(query, language=language, max_results=max_results)
+        except EngineFaultError as exc:
+            breaker.faulted(ticket, exc.message, rate_limited=isinstance(exc, RateLimitedError))
+            raise _EngineFailedError from exc
+        except SearchError as exc:
+            breaker.answered_badly(ticket, exc.message)
+            raise _EngineFailedError from exc
+        except Exception as exc:
+            logger.warning("search engine %s crashed", engine.name, exc_info=True)
+            breaker.faulted(ticket, f"{type(exc).__name__}: {exc}", rate_limited=False)
+            raise _EngineFailedError from exc
+        except BaseException:
+            breaker.released(ticket)  # cancelled: no verdict on the engine
+            raise
+        breaker.succeeded()
+        return hits
 
 
 async def search_web(
-    chain: EngineChain, query: str, *, language: Language, max_results: int
+    chain: EngineChain, query: str, *, language: SearchLanguage, max_results: int
 ) -> SearchOutcome:
     """Search the web with the process-wide engine chain."""
     return await chain.search(query, language=language, max_results=max_results)

@@ -54,6 +54,10 @@ def test_ask_answers_from_the_seeded_index_with_the_embedded_model(tmp_path: Pat
     assert isinstance(done, DoneEvent)
     assert answer.strip()
     assert done.answer == answer
-    assert done.flags == []
+    # Offline, ddg cannot be reached: the seeded local index serves, and the answer says so.
+    assert done.flags == ["search_degraded"]
+    assert done.search is not None
+    assert done.search.engine == "local"
+    assert [failure.engine for failure in done.search.failed] == ["ddg"]
     assert done.usage.completion_tokens > 0
     assert (tmp_path / "data" / "searchqa" / "index.sqlite3").is_file()

@@ -1,12 +1,12 @@
 """A fake SGLang server that streams scripted DeepSeek-R1 replies in SGLang's exact wire format.
 
 Routes: ``GET /v1/models``, ``POST /v1/chat/completions`` and ``POST /v1/completions``
-(streaming only), ``GET /health``. Chat chunks are ``chat.completion.chunk`` objects with
-``id``, ``created``, ``model`` and ``choices[{index, delta{role, content, reasoning_content,
-tool_calls}, logprobs, finish_reason, matched_stop}]``, ``usage`` null until the usage-only
-chunk with ``choices: []``, then ``data: [DONE]``. Text completions stream ``text_completion``
-chunks the same way. The model's raw output is ``reasoning + "</think>" + answer`` (the chat
-template already wrote the opening ``<think>``).
+(streaming only), ``GET /health``, ``GET /ready``. Chat chunks are ``chat.completion.chunk``
+objects with ``id``, ``created``, ``model`` and ``choices[{index, delta{role, content,
+reasoning_content, tool_calls}, logprobs, finish_reason, matched_stop}]``, ``usage`` null until
+the usage-only chunk with ``choices: []``, then ``data: [DONE]``. Text completions stream
+``text_completion`` chunks the same way. The model's raw output is ``reasoning + "</think>" +
+answer`` (the chat template already wrote the opening ``<think>``).
 
 Knobs (fields of ``FakeSGLang``; change them between requests if you like):
 
@@ -28,13 +28,23 @@ Knobs (fields of ``FakeSGLang``; change them between requests if you like):
   every ``stall_interval_s`` until the client leaves: ``stall="ping"`` sends ``: ping``
   comments, ``stall="empty_delta"`` chunks whose delta is empty.
 - ``omit_nulls``: the newer SGLang encoder that leaves out null fields.
-- ``api_key``: require ``Authorization: Bearer <key>``, else 401.
+- ``api_key``: require ``Authorization: Bearer <key>``, else 401 (not on ``/health``,
+  ``/ready`` and ``/metrics``, which SGLang leaves open for probes).
+- ``ready``: what ``GET /ready`` says, 200 or SGLang's bare 503 (starting, paused, unhealthy);
+  ``ready_route=False`` removes the route (404), like servers that have none.
 - ``max_running_requests``: streams generated at once; later ones wait in the queue.
   ``max_queued_requests`` (``--max-queued-requests``): a request that finds the queue full gets
   SGLang's queue-full error as its first and only chunk (HTTP 200, no role chunk), then
   ``[DONE]``.
 
 A request's ``max_tokens`` cuts the reply after that many tokens (``finish_reason: "length"``).
+
+``POST /v1/completions`` with ``stream: false`` answers one ``text_completion`` object, as
+SGLang does; searchqa asks that way for short replies without the long thinking (the prompt
+closes an empty ``<think>`` block, so the output is the reply alone). Its ``stop`` strings cut
+the reply (``matched_stop`` names the one met). Knobs: ``brief_responder(prompt) -> text``
+(default: the last ``User:`` line of the prompt, a model that repeats the follow-up),
+``brief_delay_s`` (answer late), ``brief_status`` (answer that HTTP error instead).
 Usage in a test::
 
     fake = FakeSGLang(answer="Paris [citation:1].", reasoning_parser=False)
@@ -43,11 +53,12 @@ Usage in a test::
 
 Records: ``requests`` (path, JSON body or ``{}``, Authorization header of each request),
 ``disconnects`` (streams the client closed before the end), ``completed`` (streams sent to
-``[DONE]``), ``running`` and ``queued`` (streams now); ``await wait_for_disconnect()`` waits
-for the first disconnect (wrap it in ``asyncio.timeout``). ``GET /metrics`` reports them with
-SGLang's names (``--enable-metrics``): ``sglang:num_running_reqs``, ``sglang:num_queue_reqs``,
-``sglang:num_requests_total`` (streams finished), ``sglang:num_aborted_requests_total``
-(disconnects and queue-full refusals). ``POST /flush_cache`` answers as SGLang does.
+``[DONE]``), ``running`` and ``queued`` (streams now), ``ready_checks`` (calls of ``/ready``);
+``await wait_for_disconnect()`` waits for the first disconnect (wrap it in ``asyncio.timeout``).
+``GET /metrics`` reports them with SGLang's names (``--enable-metrics``):
+``sglang:num_running_reqs``, ``sglang:num_queue_reqs``, ``sglang:num_requests_total`` (streams
+finished), ``sglang:num_aborted_requests_total`` (disconnects and queue-full refusals). ``POST
+/flush_cache`` answers as SGLang does.
 
 Standalone: ``python -m tests.fakes.sglang --port 30000 [--tokens-per-second 20] ...``.
 """
@@ -117,12 +128,18 @@ class FakeSGLang:
     stall_interval_s: float = 0.2
     omit_nulls: bool = False
     api_key: str | None = None
+    ready: bool = True
+    ready_route: bool = True
     max_running_requests: int | None = None
     max_queued_requests: int | None = None
+    brief_responder: Callable[[str], str] | None = None
+    brief_delay_s: float = 0.0
+    brief_status: int = 200
     requests: list[RecordedRequest] = field(default_factory=list)
     disconnects: int = 0
     completed: int = 0
     refused: int = 0
+    ready_checks: int = 0
     running: int = 0
     queued: int = 0
 
@@ -144,6 +161,13 @@ class FakeSGLang:
             text = reasoning + answer
             return text, len(text), len(text)
         return reasoning + THINK_CLOSE + answer, len(reasoning), len(reasoning + THINK_CLOSE)
+
+    def brief_reply(self, prompt: str) -> str:
+        """The whole output for a prompt whose thinking is already closed."""
+        if self.brief_responder is not None:
+            return self.brief_responder(prompt)
+        users = [line for line in prompt.splitlines() if line.startswith("User:")]
+        return users[-1].removeprefix("User:").strip() if users else ""
 
 
 def _error_body(message: str, status: int) -> dict[str, Any]:
@@ -338,6 +362,12 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
     async def health(request: web.Request) -> web.Response:
         return web.Response()
 
+    async def ready(request: web.Request) -> web.Response:
+        fake.ready_checks += 1
+        if not fake.ready_route:
+            raise web.HTTPNotFound()
+        return web.Response(status=200 if fake.ready else 503)
+
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(text=metrics_text(fake), content_type="text/plain")
 
@@ -363,8 +393,10 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
         if not authorized(request):
             return unauthorized()
         prompt = _prompt_of(body, chat)
+        if not body.get("stream") and not chat and isinstance(prompt, str):
+            return await _complete_whole(body, prompt)
         if not body.get("stream"):
-            return _json(_error_body("This fake only streams: send stream=true.", 400), 400)
+            return _json(_error_body("This fake only streams chats: send stream=true.", 400), 400)
         if prompt is None:
             message = "Messages cannot be empty." if chat else "A string prompt is required."
             return _json(_error_body(message, 400), status=400)
@@ -417,6 +449,50 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
             fake.running -= 1
         fake.completed += 1
         return response
+
+    async def _complete_whole(body: dict[str, Any], prompt: str) -> web.Response:
+        """A non-streamed text completion in SGLang's shape."""
+        if fake.brief_delay_s:
+            await asyncio.sleep(fake.brief_delay_s)
+        if fake.brief_status != 200:
+            error = _error_body(fake.error_message, fake.brief_status)
+            return _json(error, status=fake.brief_status)
+        text = fake.brief_reply(prompt)
+        finish: str = "stop"
+        matched: int | str | None = EOS_TOKEN_ID
+        stops = body.get("stop")
+        for stop in [stops] if isinstance(stops, str) else stops or []:
+            if isinstance(stop, str) and stop and stop in text:
+                text, matched = text[: text.index(stop)], stop
+        max_tokens = body.get("max_tokens")
+        tokens = tokenize(text)
+        if isinstance(max_tokens, int) and len(tokens) > max_tokens:
+            text, finish, matched = "".join(tokens[:max_tokens]), "length", None
+        prompt_tokens = len(tokenize(prompt))
+        completion_tokens = len(tokenize(text))
+        return _json(
+            {
+                "id": uuid.uuid4().hex,
+                "object": "text_completion",
+                "created": int(time.time()),
+                "model": str(body.get("model") or fake.model),
+                "choices": [
+                    {
+                        "index": 0,
+                        "text": text,
+                        "logprobs": None,
+                        "finish_reason": finish,
+                        "matched_stop": matched,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                    "completion_tokens": completion_tokens,
+                    "prompt_tokens_details": None,
+                },
+            }
+        )
 
     async def _send_stream(
         request: web.Request,
@@ -474,6 +550,7 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
     app = web.Application()
     app.router.add_get("/v1/models", models)
     app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", metrics)
     app.router.add_route("*", "/flush_cache", flush_cache)
     app.router.add_post("/v1/chat/completions", chat_completions)

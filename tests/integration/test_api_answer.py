@@ -223,11 +223,21 @@ async def test_ready_when_state_model_and_search_are_usable(client: Client, worl
     assert checks["state"]["ok"]
     assert checks["state"]["kind"] == "memory"
 
-    world.searx.status = 500  # the only engine fails once and cools down
+    world.searx.status = 500  # one server error on one question: the engine stays in use
     await client.post("/v1/answer", json={"query": "Anything new?", "stream": False})
+    ready = await client.get("/readyz")
+    assert ready.json()["status"] == "ready"
+    [engine] = ready.json()["checks"]["search"]["engines"]
+    assert (engine["name"], engine["state"]) == ("searxng", "closed")
+    assert engine["consecutive_failures"] == 1
+
+    for question in ("Anything else?", "And now?"):  # three in a row: its circuit opens
+        await client.post("/v1/answer", json={"query": question, "stream": False})
     body = assert_problem(await client.get("/readyz"), 503, "not_ready")
     assert body["checks"]["search"]["ok"] is False
-    assert "searxng" in body["checks"]["search"]["cooling_down"]
+    [engine] = body["checks"]["search"]["engines"]
+    assert engine["state"] == "open"
+    assert engine["last_error"] == "searxng answered HTTP 500"
 
 
 def _prompt(world: World) -> str:

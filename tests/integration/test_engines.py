@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException
 
-from searchqa.engines import RateLimitedError
-from searchqa.engines.ddg import DdgsEngine
+from searchqa.engines import EngineFaultError, RateLimitedError
+from searchqa.engines.ddg import DdgsEngine, region_for
 from searchqa.engines.registry import build_engines
 from searchqa.engines.searxng import SearxngEngine
 from searchqa.errors import InvalidRequestError, SearchError
@@ -332,3 +332,103 @@ def test_registry_builds_the_local_index_engine(tmp_path: Any) -> None:
     settings = Settings(_env_file=None, index={"path": tmp_path / "index.sqlite3"})  # type: ignore[call-arg, arg-type]  # _env_file; a dict validated into IndexSettings
     (engine,) = build_engines(["local"], settings)
     assert engine.name == "local"
+
+
+# --- search language and failure kinds -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tag", "sent"),
+    [("fr", "fr"), ("zh-CN", "zh-CN"), ("zh-TW", "zh-TW"), ("pt-br", "pt-BR"), ("ja", "ja")],
+)
+async def test_searxng_is_asked_in_the_search_language(
+    searx: FakeSearxng, searx_server: BackgroundServer, tag: str, sent: str
+) -> None:
+    await SearxngEngine(searx_server.url).search("q", language=tag, max_results=5)
+    assert searx.requests[-1]["language"] == sent
+
+
+@pytest.mark.parametrize(
+    ("knob", "fault"),
+    [
+        ("status_500", True),
+        ("status_503", True),
+        ("json_disabled", True),
+        ("status_429", True),
+        ("status_400", False),
+        ("malformed", False),
+        ("unresponsive", False),
+    ],
+)
+async def test_searxng_tells_faults_of_the_engine_from_bad_answers(
+    searx: FakeSearxng, searx_server: BackgroundServer, knob: str, fault: bool
+) -> None:
+    if knob.startswith("status_"):
+        searx.status = int(knob.removeprefix("status_"))
+    elif knob == "json_disabled":
+        searx.json_disabled = True
+    elif knob == "malformed":
+        searx.malformed = True
+    else:
+        searx.results, searx.unresponsive = [], [("google", "CAPTCHA")]
+    with pytest.raises(SearchError) as caught:
+        await SearxngEngine(searx_server.url).search("x", language="en", max_results=5)
+    assert isinstance(caught.value, EngineFaultError) is fault
+
+
+async def test_searxng_timeouts_and_refused_connections_are_faults(
+    searx: FakeSearxng, searx_server: BackgroundServer
+) -> None:
+    searx.hang = True
+    with pytest.raises(EngineFaultError, match="timed out"):
+        await SearxngEngine(searx_server.url, timeout_s=0.2).search(
+            "x", language="en", max_results=5
+        )
+    with serve(FakeSearxng().app()) as server:
+        gone = server.url
+    with pytest.raises(EngineFaultError, match="unreachable"):
+        await SearxngEngine(gone, timeout_s=2).search("x", language="en", max_results=5)
+
+
+@pytest.mark.parametrize(
+    ("tag", "backend", "region"),
+    [
+        ("fr", "duckduckgo", "fr-fr"),
+        ("de", "duckduckgo", "de-de"),
+        ("ja", "duckduckgo", "jp-jp"),
+        ("ko", "duckduckgo", "kr-kr"),
+        ("zh-TW", "duckduckgo", "tw-tzh"),
+        ("zh-CN", "duckduckgo", "cn-zh"),
+        ("pt-BR", "duckduckgo", "br-pt"),
+        ("fa", "duckduckgo", "wt-wt"),  # DuckDuckGo has no Persian region: none at all
+        ("ja", "duckduckgo,bing", "jp-ja"),  # other backends read ISO 639-1 languages
+        ("zh-TW", "bing", "tw-zh"),
+        ("fa", "wikipedia", "us-en"),  # they split the region: never wt-wt
+    ],
+)
+def test_ddg_region_for_a_search_language(tag: str, backend: str, region: str) -> None:
+    assert region_for(tag, backend) == region
+
+
+async def test_ddg_is_asked_in_the_region_of_the_search_language() -> None:
+    stub = DdgsStub(DDG_ROWS)
+    await DdgsEngine(ddgs_factory=stub).search("météo demain", language="fr", max_results=5)
+    assert stub.calls[0][1]["region"] == "fr-fr"
+
+
+@pytest.mark.parametrize(
+    ("error", "fault"),
+    [
+        (TimeoutException("operation timed out"), True),
+        (DDGSException("ConnectError: dns failure"), True),
+        (RatelimitException("202 Ratelimit"), True),
+        (ValueError("broken page"), False),
+    ],
+)
+async def test_ddg_tells_faults_of_the_engine_from_bad_answers(
+    error: Exception, fault: bool
+) -> None:
+    engine = DdgsEngine(ddgs_factory=DdgsStub(error=error))
+    with pytest.raises(SearchError) as caught:
+        await engine.search("q", language="en", max_results=5)
+    assert isinstance(caught.value, EngineFaultError) is fault

@@ -1,4 +1,4 @@
-"""The engine chain: order, fallback, cooldowns, de-duplication and URL normalisation."""
+"""The engine chain: order, fallback, circuit breakers, de-duplication and URL normalisation."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from searchqa.documents import SearchHit
-from searchqa.engines import RateLimitedError
+from searchqa.engines import EngineFaultError, RateLimitedError
 from searchqa.errors import SearchError
-from searchqa.events import Language
+from searchqa.events import EngineFailure, SearchLanguage
+from searchqa.steps.breaker import BreakerSettings, CircuitBreakers
 from searchqa.steps.search import EngineChain, SearchOutcome, normalize_url, search_web
 
 
@@ -30,17 +31,35 @@ class ScriptedEngine:
         self.name = name
         self._answers = list(answers)
         self.calls = 0
+        self.gate: asyncio.Event | None = None
 
-    async def search(self, query: str, *, language: Language, max_results: int) -> list[SearchHit]:
+    async def search(
+        self, query: str, *, language: SearchLanguage, max_results: int
+    ) -> list[SearchHit]:
         answer = self._answers[min(self.calls, len(self._answers) - 1)]
         self.calls += 1
+        if self.gate is not None:
+            await self.gate.wait()
         if isinstance(answer, BaseException):
             raise answer
         return [SearchHit(url=url, title=url, snippet="", engine=self.name) for url in answer]
 
 
-def make_chain(*engines: ScriptedEngine, clock: FakeClock | None = None) -> EngineChain:
-    return EngineChain(engines, cooldown_s=30, cooldown_max_s=100, clock=clock or FakeClock())
+def make_chain(
+    *engines: ScriptedEngine, clock: FakeClock | None = None, threshold: int = 3
+) -> EngineChain:
+    settings = BreakerSettings(failure_threshold=threshold, open_s=30, open_max_s=100)
+    return EngineChain(
+        list(engines), breakers=CircuitBreakers(settings, clock=clock or FakeClock())
+    )
+
+
+def open_circuits(chain: EngineChain) -> dict[str, object]:
+    return {
+        name: state.get("retry_in_s")
+        for name, state in chain.states().items()
+        if state["state"] != "closed"
+    }
 
 
 async def ask(chain: EngineChain, max_results: int = 8) -> SearchOutcome:
@@ -54,127 +73,206 @@ async def test_first_engine_with_hits_wins_and_later_ones_are_not_asked() -> Non
     assert outcome.engine == "ddg"
     assert [hit.url for hit in outcome.hits] == ["https://a.example/1"]
     assert outcome.failures == {}
+    assert not outcome.degraded
     assert second.calls == 0
 
 
 async def test_failure_falls_back_to_next_engine_and_reports_reason() -> None:
-    first = ScriptedEngine("ddg", SearchError("ddg timed out after 8s"))
+    first = ScriptedEngine("ddg", EngineFaultError("ddg timed out after 8s"))
     second = ScriptedEngine("searxng", ["https://b.example/1"])
     outcome = await ask(make_chain(first, second))
     assert outcome.engine == "searxng"
     assert [hit.url for hit in outcome.hits] == ["https://b.example/1"]
     assert outcome.failures == {"ddg": "ddg timed out after 8s"}
+    assert outcome.degraded
+    report = outcome.report("what is rust")
+    assert report.engine == "searxng"
+    assert report.failed == [EngineFailure(engine="ddg", reason="ddg timed out after 8s")]
 
 
-async def test_rate_limit_falls_back_and_puts_engine_on_cooldown() -> None:
+async def test_one_bad_answer_does_not_open_the_circuit() -> None:
+    flaky = ScriptedEngine("searxng", EngineFaultError("searxng answered HTTP 500"), ["https://a/"])
+    local = ScriptedEngine("local", ["https://b.example/1"])
+    chain = make_chain(flaky, local)
+    assert (await ask(chain)).engine == "local"
+    assert open_circuits(chain) == {}
+    outcome = await ask(chain)  # the very next question uses it again
+    assert (outcome.engine, flaky.calls) == ("searxng", 2)
+    assert chain.states()["searxng"]["consecutive_failures"] == 0
+
+
+async def test_consecutive_faults_open_the_circuit_and_requests_skip_it() -> None:
     clock = FakeClock()
+    down = ScriptedEngine("searxng", EngineFaultError("searxng unreachable: ConnectError"))
+    local = ScriptedEngine("local", ["https://b.example/1"])
+    chain = make_chain(down, local, clock=clock, threshold=3)
+    for _ in range(3):
+        await ask(chain)
+    assert down.calls == 3
+    assert open_circuits(chain) == {"searxng": 30}
+    clock.now += 20
+    outcome = await ask(chain)
+    assert down.calls == 3
+    assert outcome.engine == "local"
+    assert outcome.degraded
+    assert outcome.failures["searxng"] == (
+        "circuit open (10s left) after: searxng unreachable: ConnectError"
+    )
+
+
+async def test_bad_answers_to_single_queries_never_open_the_circuit() -> None:
+    odd = ScriptedEngine("searxng", SearchError("searxng sent malformed JSON"))
+    chain = make_chain(odd, ScriptedEngine("local", ["https://b.example/1"]), threshold=2)
+    for _ in range(5):
+        outcome = await ask(chain)
+        assert outcome.failures == {"searxng": "searxng sent malformed JSON"}
+    assert odd.calls == 5
+    assert open_circuits(chain) == {}
+
+
+async def test_a_success_resets_the_count_of_consecutive_faults() -> None:
+    fault = EngineFaultError("searxng answered HTTP 502")
+    flaky = ScriptedEngine("searxng", fault, fault, ["https://a/"], fault, fault, ["https://a/"])
+    chain = make_chain(flaky, ScriptedEngine("local", ["https://b/"]), threshold=3)
+    for _ in range(6):
+        await ask(chain)
+    assert flaky.calls == 6
+    assert open_circuits(chain) == {}
+
+
+async def test_rate_limit_opens_the_circuit_at_once() -> None:
     first = ScriptedEngine("ddg", RateLimitedError("ddg rate limited"))
     second = ScriptedEngine("local", ["https://b.example/1"])
-    chain = make_chain(first, second, clock=clock)
+    chain = make_chain(first, second)
     outcome = await ask(chain)
     assert outcome.engine == "local"
-    assert chain.cooling_down() == {"ddg": 30}
+    assert open_circuits(chain) == {"ddg": 30}
 
 
-async def test_engine_without_results_passes_the_turn_without_cooldown() -> None:
+async def test_engine_without_results_passes_the_turn_without_a_mark() -> None:
     first = ScriptedEngine("ddg", [])
     second = ScriptedEngine("local", ["https://b.example/1"])
     chain = make_chain(first, second)
     outcome = await ask(chain)
     assert outcome.engine == "local"
     assert outcome.failures == {}
-    assert chain.cooling_down() == {}
+    assert open_circuits(chain) == {}
     await ask(chain)
     assert first.calls == 2
 
 
-async def test_engine_on_cooldown_is_skipped_until_it_expires() -> None:
+async def test_half_open_lets_one_probe_through_and_closes_on_success() -> None:
     clock = FakeClock()
-    first = ScriptedEngine("ddg", SearchError("boom"), ["https://a.example/1"])
-    second = ScriptedEngine("local", ["https://b.example/1"])
-    chain = make_chain(first, second, clock=clock)
+    fault = EngineFaultError("searxng timed out after 8s")
+    engine = ScriptedEngine("searxng", fault, ["https://a.example/1"])
+    local = ScriptedEngine("local", ["https://b.example/1"])
+    chain = make_chain(engine, local, clock=clock, threshold=1)
     await ask(chain)
-    clock.now += 20
-    outcome = await ask(chain)
-    assert first.calls == 1
-    assert outcome.engine == "local"
-    assert outcome.failures == {"ddg": "cooling down (10s left) after: boom"}
-    assert chain.cooling_down() == {"ddg": 10}
-    clock.now += 10
-    assert chain.cooling_down() == {}
-    outcome = await ask(chain)
-    assert first.calls == 2
-    assert outcome.engine == "ddg"
+    clock.now += 30
+    assert chain.states()["searxng"]["state"] == "half_open"
+    engine.gate = asyncio.Event()
+    probe = asyncio.create_task(ask(chain))
+    await asyncio.sleep(0)
+    others = await asyncio.gather(ask(chain), ask(chain))
+    assert [outcome.engine for outcome in others] == ["local", "local"]
+    assert all("another request is probing" in o.failures["searxng"] for o in others)
+    engine.gate.set()
+    assert (await probe).engine == "searxng"
+    assert engine.calls == 2
+    assert chain.states()["searxng"]["state"] == "closed"
 
 
-async def test_cooldown_doubles_on_repeats_up_to_the_cap() -> None:
+async def test_a_failed_probe_opens_the_circuit_for_twice_as_long_up_to_the_cap() -> None:
     clock = FakeClock()
-    failing = ScriptedEngine("ddg", SearchError("down"))
-    chain = make_chain(failing, ScriptedEngine("local", ["https://b.example/1"]), clock=clock)
+    down = ScriptedEngine("ddg", EngineFaultError("down"))
+    chain = make_chain(down, ScriptedEngine("local", ["https://b/"]), clock=clock, threshold=1)
     seen = []
     for _ in range(4):
         await ask(chain)
-        left = chain.cooling_down()["ddg"]
+        left = open_circuits(chain)["ddg"]
+        assert isinstance(left, float | int)
         seen.append(left)
         clock.now += left
     assert seen == [30, 60, 100, 100]
-    assert failing.calls == 4
+    assert down.calls == 4
 
 
-async def test_success_resets_the_cooldown_to_its_first_length() -> None:
+async def test_a_cancelled_probe_frees_the_probe_slot() -> None:
     clock = FakeClock()
-    flaky = ScriptedEngine(
-        "ddg", SearchError("x"), SearchError("x"), ["https://a.example/"], SearchError("x")
-    )
-    chain = make_chain(flaky, ScriptedEngine("local", ["https://b.example/"]), clock=clock)
-    for _ in range(3):
-        await ask(chain)
-        clock.now += 1000
-    assert chain.cooling_down() == {}
+    engine = ScriptedEngine("ddg", EngineFaultError("down"), ["https://a/"])
+    chain = make_chain(engine, ScriptedEngine("local", ["https://b/"]), clock=clock, threshold=1)
     await ask(chain)
-    assert chain.cooling_down() == {"ddg": 30}
+    clock.now += 30
+    engine.gate = asyncio.Event()
+    probe = asyncio.create_task(ask(chain))
+    await asyncio.sleep(0)
+    probe.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await probe
+    engine.gate.set()
+    assert (await ask(chain)).engine == "ddg"
 
 
-async def test_every_engine_failing_raises_search_error_naming_each() -> None:
+async def test_when_every_circuit_is_open_the_least_recently_failed_is_tried_once() -> None:
     clock = FakeClock()
-    ddg = ScriptedEngine("ddg", RateLimitedError("ddg rate limited"))
-    searx = ScriptedEngine("searxng", SearchError("searxng answered HTTP 500"))
+    ddg = ScriptedEngine("ddg", RateLimitedError("ddg rate limited"), ["https://a.example/1"])
+    searx = ScriptedEngine("searxng", RateLimitedError("searxng rate limited (HTTP 429)"))
     chain = make_chain(ddg, searx, clock=clock)
     with pytest.raises(SearchError) as first:
         await ask(chain)
     assert "ddg: ddg rate limited" in first.value.message
-    assert "searxng: searxng answered HTTP 500" in first.value.message
+    assert "searxng: searxng rate limited (HTTP 429)" in first.value.message
     assert first.value.retryable
     clock.now += 5
-    with pytest.raises(SearchError) as second:
+    outcome = await ask(chain)  # both open: ddg failed first, so it is tried
+    assert (ddg.calls, searx.calls) == (2, 1)
+    assert outcome.engine == "ddg"
+    assert list(outcome.failures) == ["searxng"]
+    assert outcome.failures["searxng"].startswith("circuit open (25s left)")
+    assert chain.states()["ddg"]["state"] == "closed"
+
+
+async def test_a_forced_try_that_fails_is_reported_and_the_search_fails() -> None:
+    clock = FakeClock()
+    only = ScriptedEngine("searxng", EngineFaultError("searxng answered HTTP 503"))
+    chain = make_chain(only, clock=clock, threshold=1)
+    with pytest.raises(SearchError):
         await ask(chain)
-    assert "ddg: cooling down (25s left) after: ddg rate limited" in second.value.message
-    assert "searxng: cooling down" in second.value.message
-    assert (ddg.calls, searx.calls) == (1, 1)
+    clock.now += 1
+    with pytest.raises(SearchError, match="tried though its circuit is open"):
+        await ask(chain)
+    assert only.calls == 2
 
 
 async def test_engines_that_found_nothing_give_an_empty_outcome_not_an_error() -> None:
-    chain = make_chain(ScriptedEngine("ddg", SearchError("down")), ScriptedEngine("local", []))
+    chain = make_chain(ScriptedEngine("ddg", EngineFaultError("down")), ScriptedEngine("local", []))
     outcome = await ask(chain)
     assert outcome.hits == []
     assert outcome.engine is None
     assert outcome.failures == {"ddg": "down"}
 
 
-async def test_unexpected_engine_crash_counts_as_a_failure() -> None:
+async def test_unexpected_engine_crash_counts_as_a_fault() -> None:
     broken = ScriptedEngine("local", RuntimeError("database is locked"))
-    chain = make_chain(broken, ScriptedEngine("ddg", ["https://a.example/"]))
+    chain = make_chain(broken, ScriptedEngine("ddg", ["https://a.example/"]), threshold=1)
     outcome = await ask(chain)
     assert outcome.engine == "ddg"
     assert outcome.failures == {"local": "RuntimeError: database is locked"}
-    assert "local" in chain.cooling_down()
+    assert "local" in open_circuits(chain)
 
 
-async def test_cancellation_propagates_and_sets_no_cooldown() -> None:
-    chain = make_chain(ScriptedEngine("ddg", asyncio.CancelledError()))
+async def test_cancellation_propagates_and_leaves_no_mark() -> None:
+    chain = make_chain(ScriptedEngine("ddg", asyncio.CancelledError()), threshold=1)
     with pytest.raises(asyncio.CancelledError):
         await ask(chain)
-    assert chain.cooling_down() == {}
+    assert open_circuits(chain) == {}
+
+
+def test_chains_of_one_kit_share_their_breakers() -> None:
+    breakers = CircuitBreakers(BreakerSettings())
+    one = EngineChain([ScriptedEngine("ddg", [])], breakers=breakers)
+    two = EngineChain([ScriptedEngine("ddg", []), ScriptedEngine("local", [])], breakers=breakers)
+    assert one.breakers["ddg"] is two.breakers["ddg"]
 
 
 async def test_hits_are_deduplicated_by_normalised_url_and_truncated() -> None:

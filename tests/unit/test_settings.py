@@ -24,6 +24,13 @@ PUBLIC_NAMES = [
     "SEARCHQA_FETCH__DEADLINE_S",
     "SEARCHQA_INDEX__PATH",
     "SEARCHQA_PROMPT__TIMEZONE",
+    "SEARCHQA_SLACK__BOT_TOKEN",
+    "SEARCHQA_SLACK__SIGNING_SECRET",
+    "SEARCHQA_SLACK__APP_TOKEN",
+    "SEARCHQA_SLACK__API_URL",
+    "SEARCHQA_SLACK__ALLOWED_TEAMS",
+    "SEARCHQA_SLACK__ALLOWED_CHANNELS",
+    "SEARCHQA_SLACK__RATE_LIMIT",
 ]
 
 
@@ -61,6 +68,13 @@ def test_public_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
         "SEARCHQA_FETCH__DEADLINE_S": "4.5",
         "SEARCHQA_INDEX__PATH": "/data/index.db",
         "SEARCHQA_PROMPT__TIMEZONE": "Asia/Shanghai",
+        "SEARCHQA_SLACK__BOT_TOKEN": "xoxb-1-2",
+        "SEARCHQA_SLACK__SIGNING_SECRET": "signing-secret",
+        "SEARCHQA_SLACK__APP_TOKEN": "xapp-1-2",
+        "SEARCHQA_SLACK__API_URL": "http://slack-proxy:8080/api/",
+        "SEARCHQA_SLACK__ALLOWED_TEAMS": "T1,T2",
+        "SEARCHQA_SLACK__ALLOWED_CHANNELS": "C1, D2",
+        "SEARCHQA_SLACK__RATE_LIMIT": "7",
     }
     assert set(values) == set(PUBLIC_NAMES)
     for name, value in values.items():
@@ -78,6 +92,15 @@ def test_public_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.fetch.deadline_s == 4.5
     assert str(s.index.path) == "/data/index.db"
     assert s.prompt.timezone == "Asia/Shanghai"
+    slack = s.slack
+    assert slack.bot_token is not None
+    assert slack.bot_token.get_secret_value() == "xoxb-1-2"
+    assert "signing-secret" not in repr(s)
+    assert slack.app_token is not None
+    assert slack.http_enabled
+    assert slack.api_url == "http://slack-proxy:8080/api/"
+    assert (slack.allowed_teams, slack.allowed_channels) == (["T1", "T2"], ["C1", "D2"])
+    assert slack.rate_limit == 7
 
 
 def test_defaults_follow_deepseeks_rules() -> None:
@@ -112,3 +135,12 @@ def test_readme_documents_every_option_with_its_default() -> None:
             assert row.group(1) == str(default).lower()
         elif isinstance(default, int | float | str) and name != "SEARCHQA_INDEX__PATH":
             assert row.group(1) == str(default), name
+
+
+def test_readme_states_each_search_option_as_settings_describes_it() -> None:
+    text = README.read_text(encoding="utf-8")
+    for name, field in Settings.model_fields["search"].annotation.model_fields.items():  # type: ignore[union-attr]
+        variable = f"SEARCHQA_SEARCH__{name.upper()}"
+        row = re.search(rf"^\| `{variable}` \| `[^`]*` \| (.*) \|$", text, re.MULTILINE)
+        assert row, variable
+        assert row.group(1) == field.description, variable
