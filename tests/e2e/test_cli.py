@@ -35,7 +35,9 @@ LETTER = {
 
 
 def test_ask_json_streams_the_contract_in_order(world: World) -> None:
-    result = world.run("ask", "--json", "How do community gardens cool cities?")
+    # The titles below come from extracted pages: a deadline no loaded machine misses.
+    env = world.env(SEARCHQA_FETCH__DEADLINE_S="30", SEARCHQA_FETCH__PAGE_TIMEOUT_S="20")
+    result = world.run("ask", "--json", "How do community gardens cool cities?", env=env)
     assert result.returncode == 0, result.stderr
     events = events_of(result.stdout)
     assert ORDER.match("".join(LETTER[type(e)] for e in events))
