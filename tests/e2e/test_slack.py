@@ -220,7 +220,7 @@ async def test_a_follow_up_in_the_thread_carries_the_earlier_answer(
     await post_event(server, mention("C3", follow, "and noise?", thread_ts=root))
     await slack.wait_for(lambda: sum(map(has_feedback, slack.bot_messages("C3"))) == 2)
 
-    chats = [r.body for r in world.llm.requests if r.path.endswith("/completions")]
+    chats = [r.body for r in world.llm.requests if r.path.endswith("/chat/completions")]
     answered = chats[-1]["messages"]
     assert [m["role"] for m in answered] == ["user", "assistant", "user"]
     assert answered[0]["content"] == "how do gardens cool cities?"
