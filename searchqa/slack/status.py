@@ -16,6 +16,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from searchqa.events import StatusEvent
 
+QUERY_CHARS = 60
+"""A search query longer than this is cut in the status line."""
 REFRESH_S = 90.0
 """Well inside Slack's two-minute expiry."""
 log = logging.getLogger(__name__)
@@ -25,6 +27,9 @@ def status_text(event: StatusEvent) -> str:
     """What the thread shows for a pipeline stage."""
     match event.stage:
         case "search":
+            if event.query:
+                query = event.query if len(event.query) <= QUERY_CHARS else event.query[:59] + "…"
+                return f"is searching the web for “{query}”…"
             return "is searching the web…"
         case "fetch":
             return f"is reading {event.total} pages…" if event.total else "is reading pages…"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from searchqa.events import CitationEvent, Source
+from searchqa.events import CitationEvent, Source, StatusEvent
 from searchqa.slack.blocks import closing_blocks, parse_feedback, sources_block
 from searchqa.slack.conversation import question_text
 from searchqa.slack.markdown import (
@@ -15,6 +15,7 @@ from searchqa.slack.markdown import (
     plain_answer,
     split_point,
 )
+from searchqa.slack.status import status_text
 
 URL = "https://example.com/a"
 
@@ -113,3 +114,12 @@ def test_feedback_values_carry_rating_and_answer_id() -> None:
     assert parse_feedback("good:abc") == ("good", "abc")
     assert parse_feedback("meh:abc") is None
     assert parse_feedback("bad:") is None
+
+
+def test_the_status_line_names_the_query_searched() -> None:
+    assert status_text(StatusEvent(stage="search", query="redis creator")) == (
+        "is searching the web for “redis creator”…"
+    )
+    long = status_text(StatusEvent(stage="search", query="x" * 100))
+    assert long == "is searching the web for “" + "x" * 59 + "…”…"
+    assert status_text(StatusEvent(stage="fetch", done=0, total=8)) == "is reading 8 pages…"
