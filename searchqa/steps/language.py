@@ -96,7 +96,7 @@ _CHINESE_CHAR_BONUS = 1.0
 
 
 @cache
-def _charsets(char: str) -> tuple[bool, bool, bool]:
+def charsets(char: str) -> tuple[bool, bool, bool]:
     """Whether ``char`` is in GB 2312 (simplified), Big5 (traditional) and JIS X 0208."""
     return _encodes(char, "gb2312"), _encodes(char, "big5"), _encodes(char, "shift_jis")
 
@@ -131,7 +131,7 @@ def _is_japanese(text: str, han_runs: list[str]) -> bool:
     chinese = float(len(_BOPOMOFO.findall(text)))
     simplified_form = traditional_form = False
     for char in "".join(han_runs):
-        in_gb, in_big5, in_jis = _charsets(char)
+        in_gb, in_big5, in_jis = charsets(char)
         if not in_jis and (in_gb or in_big5):
             chinese += 1
         elif in_jis and not in_gb and not in_big5:

@@ -26,7 +26,7 @@ from functools import cache
 from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
 from searchqa.events import SearchLanguage
-from searchqa.steps.language import detect_language
+from searchqa.steps.language import charsets, detect_language
 
 __all__ = ["ENGLISH_PRIOR", "detect_search_language", "load_identifier"]
 
@@ -113,18 +113,10 @@ def _traditional_only(text: str) -> bool:
     for char in text:
         if not "\u4e00" <= char <= "\u9fff":
             continue
-        in_gb, in_big5 = _encodes(char, "gb2312"), _encodes(char, "big5")
+        in_gb, in_big5, _ = charsets(char)
         traditional |= in_big5 and not in_gb
         simplified |= in_gb and not in_big5
     return traditional and not simplified
-
-
-def _encodes(char: str, codec: str) -> bool:
-    try:
-        char.encode(codec)
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _most_likely(text: str, candidates: tuple[str, ...]) -> SearchLanguage:

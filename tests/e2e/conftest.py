@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,19 @@ class World:
 
 def events_of(stdout: str) -> list[Event]:
     return [parse_event(line) for line in stdout.splitlines() if line.strip()]
+
+
+@contextmanager
+def text_world(home: Path, llm: FakeSGLang) -> Iterator[World]:
+    """Fake web, SearXNG and ``llm``, searching two text pages (no extraction worker needed)."""
+    searx = FakeSearxng()
+    with serve(fake_web_app()) as web, serve(searx.app()) as searx_server:
+        searx.results = [
+            searx_result(f"{web.url}/notes.txt", "Notes", "Gardens cool blocks."),
+            searx_result(f"{web.url}/readme.md", "Readme", "How caching works.", position=2),
+        ]
+        with serve(llm.app()) as llm_server:
+            yield World(web, searx, searx_server, llm, llm_server, home)
 
 
 @pytest.fixture

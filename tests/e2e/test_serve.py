@@ -16,12 +16,9 @@ from searchqa.events import (
     MetaEvent,
     ReasoningEvent,
 )
-from tests.e2e.conftest import World
-from tests.fakes.searxng import FakeSearxng, searx_result
+from tests.e2e.conftest import World, text_world
 from tests.fakes.served import ServeProcess, free_port
-from tests.fakes.server import serve
 from tests.fakes.sglang import FakeSGLang
-from tests.fakes.web import fake_web_app
 from tests.integration.api_support import Frame, iter_frames, parse_frames
 
 QUESTION = "How do community gardens cool cities?"
@@ -38,15 +35,8 @@ class Served(ServeProcess):
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    searx, llm = FakeSearxng(), FakeSGLang(answer=LONG_ANSWER)
-    with serve(fake_web_app()) as web, serve(searx.app()) as searx_server:
-        searx.results = [
-            searx_result(f"{web.url}/notes.txt", "Notes", "Gardens cool blocks."),
-            searx_result(f"{web.url}/readme.md", "Readme", "How caching works.", position=2),
-        ]
-        with serve(llm.app()) as llm_server:
-            home = tmp_path_factory.mktemp("serve")
-            yield World(web, searx, searx_server, llm, llm_server, home)
+    with text_world(tmp_path_factory.mktemp("serve"), FakeSGLang(answer=LONG_ANSWER)) as world:
+        yield world
 
 
 @pytest.fixture(scope="module")

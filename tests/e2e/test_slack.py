@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import World
+from tests.e2e.conftest import World, text_world
 from tests.e2e.slack_support import (
     SIGNING_SECRET,
     direct_message,
@@ -28,12 +28,9 @@ from tests.e2e.slack_support import (
     signed_headers,
     slash_command,
 )
-from tests.fakes.searxng import FakeSearxng, searx_result
 from tests.fakes.served import ServeProcess
-from tests.fakes.server import serve
 from tests.fakes.sglang import DEFAULT_REASONING, FakeSGLang
-from tests.fakes.slack import TEAM, FakeSlack, SlackCall
-from tests.fakes.web import fake_web_app
+from tests.fakes.slack import TEAM, FakeSlack, SlackCall, fake_slack
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -43,22 +40,13 @@ ANSWER = "Gardens shade streets [citation:1] and cache pages [citation:2]."
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    searx, llm = FakeSearxng(), FakeSGLang(answer=ANSWER)
-    with serve(fake_web_app()) as web, serve(searx.app()) as searx_server:
-        searx.results = [
-            searx_result(f"{web.url}/notes.txt", "Notes", "Gardens cool blocks."),
-            searx_result(f"{web.url}/readme.md", "Readme", "How caching works.", position=2),
-        ]
-        with serve(llm.app()) as llm_server:
-            home = tmp_path_factory.mktemp("slack")
-            yield World(web, searx, searx_server, llm, llm_server, home)
+    with text_world(tmp_path_factory.mktemp("slack"), FakeSGLang(answer=ANSWER)) as world:
+        yield world
 
 
 @pytest.fixture(scope="module")
 def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack()
-    with serve(fake.app()) as server:
-        fake.url = server.url
+    with fake_slack() as fake:
         yield fake
 
 

@@ -17,7 +17,7 @@ from tests.e2e.slack_support import event_callback, mention
 from tests.fakes.searxng import FakeSearxng, searx_result
 from tests.fakes.server import serve
 from tests.fakes.sglang import FakeSGLang
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, fake_slack
 from tests.fakes.web import fake_web_app
 
 
@@ -32,9 +32,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack()
-    with serve(fake.app()) as server:
-        fake.url = server.url
+    with fake_slack() as fake:
         yield fake
 
 

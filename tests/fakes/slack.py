@@ -15,11 +15,14 @@ import itertools
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.server import serve
 
 BOT_USER, BOT_ID, TEAM = "UBOT", "BBOT", "T0001"
 
@@ -262,3 +265,12 @@ def _ok(**fields: Any) -> web.Response:
 
 def _error(error: str) -> web.Response:
     return web.json_response({"ok": False, "error": error})
+
+
+@contextmanager
+def fake_slack() -> Iterator[FakeSlack]:
+    """A fake Slack served on a loopback port for the duration of the block."""
+    fake = FakeSlack()
+    with serve(fake.app()) as server:
+        fake.url = server.url
+        yield fake

@@ -19,8 +19,7 @@ from searchqa.slack.markdown import MAX_MESSAGE_CHARS
 from searchqa.slack.reply import SlackReply, Thread
 from searchqa.state import build_state
 from tests.e2e.slack_support import SIGNING_SECRET, event_callback, signed_headers, slash_command
-from tests.fakes.server import serve
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, fake_slack
 
 MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "slack" / "manifest.json"
 THREAD = Thread("C1", "1700000000.000001", "U1", "T0001", direct=False)
@@ -30,9 +29,7 @@ CODE = "```python\n" + "print('cool')\n" * 400 + "```\n\n"
 
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack()
-    with serve(fake.app()) as server:
-        fake.url = server.url
+    with fake_slack() as fake:
         yield fake
 
 
