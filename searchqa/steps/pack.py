@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from searchqa.documents import Page
 from searchqa.errors import InvalidRequestError
 from searchqa.settings import PackSettings
 from searchqa.steps.passages import Passage, join_passages, rank_passages, split_passages
-from searchqa.tokens import TokenCounter
+from searchqa.tokens import TokenCounter, count_each
 
 SAFETY_TOKENS = 64
 """Kept free in every context: the chat template's own tokens and rounding."""
@@ -25,6 +26,10 @@ MIN_SPILL_TOKENS = 48
 that kept no whole passage always gets that start)."""
 SEPARATOR_TOKENS = 1
 """What the blank line between two passages costs."""
+PASSAGE_MEMO_PAGES = 256
+"""Pages whose passages are remembered: cached pages come back with other questions."""
+LOOKAHEAD_TOKENS = 512
+"""Passages counted ahead in one tokenizer call, by estimate, at least (see ``_Costs``)."""
 
 
 _OPEN, _CLOSE, _INSIDE = "[\\[［【〔]", "[\\]］】〕]", "[^\\]］】〕\\n]"
@@ -116,6 +121,12 @@ def sanitize_page_text(text: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=PASSAGE_MEMO_PAGES)
+def page_passages(text: str) -> tuple[Passage, ...]:
+    """The passages of a page's text, sanitized (remembered for the last pages asked)."""
+    return tuple(split_passages(sanitize_page_text(text)))
+
+
 def pack_context(
     pages: Sequence[Page], *, question: str, budget: Budget, counter: TokenCounter
 ) -> list[Page]:
@@ -126,16 +137,19 @@ def pack_context(
     """
     if budget.pages_tokens <= 0 or budget.page_tokens <= 0:
         return []
-    prepared = [
-        (page, ps) for page in pages if (ps := split_passages(sanitize_page_text(page.text)))
-    ]
+    prepared = [(page, ps) for page in pages if (ps := page_passages(page.text))]
     estimates = [sum(p.estimate for p in passages) for _, passages in prepared]
     # Exact counts only for pages that may fit whole; the others get passages picked anyway.
     first = _shares(estimates, budget)
-    exact = [
-        counter.count(join_passages(passages)) if estimate <= 1.25 * share else None
-        for (_, passages), estimate, share in zip(prepared, estimates, first, strict=True)
+    whole = [
+        position
+        for position, (estimate, share) in enumerate(zip(estimates, first, strict=True))
+        if estimate <= 1.25 * share
     ]
+    exact: list[int | None] = [None] * len(prepared)
+    texts = [join_passages(prepared[position][1]) for position in whole]
+    for position, whole_count in zip(whole, count_each(counter, texts), strict=True):
+        exact[position] = whole_count
     needs = [e if e is not None else est for e, est in zip(exact, estimates, strict=True)]
     packed = []
     for (page, passages), count, share in zip(prepared, exact, _shares(needs, budget), strict=True):
@@ -180,7 +194,7 @@ def allot_shares(needs: Sequence[int], *, total: int, cap: int, floor: int = 0) 
     return shares
 
 
-def _select(passages: list[Passage], question: str, share: int, counter: TokenCounter) -> str:
+def _select(passages: Sequence[Passage], question: str, share: int, counter: TokenCounter) -> str:
     """The most relevant passages that fit in ``share`` tokens, in page order.
 
     Each kept passage costs its own count plus ``SEPARATOR_TOKENS``: BPE merges across a
@@ -189,13 +203,15 @@ def _select(passages: list[Passage], question: str, share: int, counter: TokenCo
     """
     chosen: dict[int, str] = {}
     used, spill = -SEPARATOR_TOKENS, None
-    for index in rank_passages(passages, question):
+    order = rank_passages(passages, question)
+    costs = _Costs(passages, order, counter)
+    for position, index in enumerate(order):
         room = share - used - SEPARATOR_TOKENS
         if room < SEPARATOR_TOKENS + 4:
             break
         passage = passages[index]
         # Far too long for what is left: skip it without paying for an exact count.
-        if passage.estimate <= 2 * room + 16 and (cost := counter.count(passage.text)) <= room:
+        if _may_fit(passage, room) and (cost := costs.of(position, room)) <= room:
             chosen[index] = passage.text
             used += cost + SEPARATOR_TOKENS
         elif spill is None:
@@ -206,6 +222,45 @@ def _select(passages: list[Passage], question: str, share: int, counter: TokenCo
     return join_passages(
         passages, {index: chosen[index] for index in sorted(chosen) if chosen[index]}
     )
+
+
+def _may_fit(passage: Passage, room: int) -> bool:
+    """Whether the passage's estimate leaves it a chance to fit in ``room`` tokens."""
+    return passage.estimate <= 2 * room + 16
+
+
+class _Costs:
+    """Exact counts of a page's passages, asked in rank order and counted ahead in batches.
+
+    Asked for the passage at ``position``, it counts that one together with the next ones
+    that may fit, until their estimates add up to a quarter more than ``room`` (at least
+    ``LOOKAHEAD_TOKENS``): a few tokenizer calls per page where there were one per passage.
+    Passages whose estimate rules them out now are left out: the room only shrinks, so the
+    one-by-one pick would skip them too. The pick is the same; a little more text is counted.
+    """
+
+    def __init__(
+        self, passages: Sequence[Passage], order: list[int], counter: TokenCounter
+    ) -> None:
+        self._passages = passages
+        self._order = order
+        self._counter = counter
+        self._known: dict[int, int] = {}
+
+    def of(self, position: int, room: int) -> int:
+        if position not in self._known:
+            batch, planned = [], 0
+            for ahead in range(position, len(self._order)):
+                passage = self._passages[self._order[ahead]]
+                if ahead in self._known or not _may_fit(passage, room):
+                    continue
+                batch.append(ahead)
+                planned += passage.estimate + SEPARATOR_TOKENS
+                if planned >= max(room + room // 4, LOOKAHEAD_TOKENS):
+                    break
+            texts = [self._passages[self._order[ahead]].text for ahead in batch]
+            self._known.update(zip(batch, count_each(self._counter, texts), strict=True))
+        return self._known[position]
 
 
 _SENTENCE_END = re.compile(r"[.!?;](?=\s|$)|[。！？；]")

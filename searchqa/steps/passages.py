@@ -125,6 +125,15 @@ def question_terms(question: str) -> tuple[list[str], list[str]]:
     return sorted(stems, key=len, reverse=True), sorted(grams)
 
 
+def _word_starts(words: re.Pattern[str], text: str) -> list[str]:
+    """The stem of each match of ``words`` that starts a word of ``text``."""
+    return [
+        match.group(1)
+        for match in words.finditer(text)
+        if not (start := match.start()) or not (text[start - 1].isalnum() or text[start - 1] == "_")
+    ]
+
+
 def rank_passages(passages: Sequence[Passage], question: str) -> list[int]:
     """Passage indexes, most relevant first: BM25 over the page's passages, ties in page order.
 
@@ -132,11 +141,13 @@ def rank_passages(passages: Sequence[Passage], question: str) -> list[int]:
     matches by character bigrams. The first passage gets ``LEDE_BONUS``.
     """
     stems, grams = question_terms(question)
-    words = re.compile(rf"\b({'|'.join(map(re.escape, stems))})\w*")
+    # No \b in the pattern: it would keep re from skipping ahead to the stems' first letters
+    # (three times slower); matches inside a word are dropped by hand instead.
+    words = re.compile(rf"({'|'.join(map(re.escape, stems))})\w*")
     frequencies = []
     for passage in passages:
         text = passage.text.lower()
-        found = Counter(words.findall(text) if any(s in text for s in stems) else ())
+        found = Counter(_word_starts(words, text) if any(s in text for s in stems) else ())
         found.update({gram: n for gram in grams if (n := text.count(gram))})
         frequencies.append(found)
     count = len(passages)

@@ -2,11 +2,13 @@
 
 Routes: ``GET /v1/models``, ``POST /v1/chat/completions`` and ``POST /v1/completions``
 (streaming only), ``GET /health``, ``GET /ready``. Chat chunks are ``chat.completion.chunk``
-objects with ``id``, ``created``, ``model`` and ``choices[{index, delta{role, content,
-reasoning_content, tool_calls}, logprobs, finish_reason, matched_stop}]``, ``usage`` null until
-the usage-only chunk with ``choices: []``, then ``data: [DONE]``. Text completions stream
-``text_completion`` chunks the same way. The model's raw output is ``reasoning + "</think>" +
-answer`` (the chat template already wrote the opening ``<think>``).
+objects with ``id``, ``created``, ``model`` and ``choices[{index, delta, logprobs,
+finish_reason, matched_stop}]`` as SGLang 0.5.17 sent them on a GPU: the delta always has
+``reasoning_content`` (null when the chunk carries none) and ``role``/``content`` only when set;
+no ``usage`` key until the usage-only chunk with ``choices: []`` (which counts
+``reasoning_tokens`` too), then ``data: [DONE]``. Text completions stream ``text_completion``
+chunks the same way, with ``usage: null`` in each. The model's raw output is
+``reasoning + "</think>" + answer`` (the chat template already wrote the opening ``<think>``).
 
 Knobs (fields of ``FakeSGLang``; change them between requests if you like):
 
@@ -22,8 +24,9 @@ Knobs (fields of ``FakeSGLang``; change them between requests if you like):
 - ``token_delay_s``: pause per token (0.05 = 20 tokens/s); ``first_token_delay_s``: prefill
   pause before the response starts, as SGLang sends headers only with the first chunk.
 - ``error_after_chunks``: after that many text chunks send SGLang's mid-stream error
-  ``{"error": {...}}`` (``error_shape="flat"``: ``{"object": "error", ...}``), then ``[DONE]``;
-  ``error_message``, ``error_status`` shape it.
+  ``{"error": {...}}`` (``error_shape="flat"``: ``{"object": "error", ...}``; written with
+  ``json.dumps``' spaces, unlike the other chunks), then the usage chunk when usage was asked
+  for, then ``[DONE]``; ``error_message``, ``error_status`` shape it.
 - ``stall_after_chunks``: after that many text chunks send no more tokens, only keep-alives
   every ``stall_interval_s`` until the client leaves: ``stall="ping"`` sends ``: ping``
   comments, ``stall="empty_delta"`` chunks whose delta is empty.
@@ -34,8 +37,8 @@ Knobs (fields of ``FakeSGLang``; change them between requests if you like):
   ``ready_route=False`` removes the route (404), like servers that have none.
 - ``max_running_requests``: streams generated at once; later ones wait in the queue.
   ``max_queued_requests`` (``--max-queued-requests``): a request that finds the queue full gets
-  SGLang's queue-full error as its first and only chunk (HTTP 200, no role chunk), then
-  ``[DONE]``.
+  SGLang's queue-full error as its first chunk (HTTP 200, no role chunk), then the usage chunk
+  (all zeros) when usage was asked for, then ``[DONE]``.
 
 A request's ``max_tokens`` cuts the reply after that many tokens (``finish_reason: "length"``).
 
@@ -57,8 +60,9 @@ Records: ``requests`` (path, JSON body or ``{}``, Authorization header of each r
 ``await wait_for_disconnect()`` waits for the first disconnect (wrap it in ``asyncio.timeout``).
 ``GET /metrics`` reports them with SGLang's names (``--enable-metrics``):
 ``sglang:num_running_reqs``, ``sglang:num_queue_reqs``, ``sglang:num_requests_total`` (streams
-finished), ``sglang:num_aborted_requests_total`` (disconnects and queue-full refusals). ``POST
-/flush_cache`` answers as SGLang does.
+finished), ``sglang:num_aborted_requests_total`` (queue-full refusals: SGLang 0.5.17 counted
+neither client disconnects nor ``/abort_request`` there). ``POST /flush_cache`` answers as
+SGLang does.
 
 Standalone: ``python -m tests.fakes.sglang --port 30000 [--tokens-per-second 20] ...``.
 """
@@ -189,12 +193,14 @@ FLUSHED = (
 
 def metrics_text(fake: FakeSGLang) -> str:
     """The fake's state in SGLang's Prometheus names and label style."""
-    labels = f'engine_type="unified",model_name="{fake.model}",tp_rank="0"'
+    model = f'model_name="{fake.model}"'
+    ranks = f'engine_type="unified",{model},moe_ep_rank="0",pp_rank="0",tp_rank="0"'
+    requests = f'engine_type="unified",is_streaming="true",{model}'
     samples = [
-        ("sglang:num_running_reqs", "gauge", labels, fake.running),
-        ("sglang:num_queue_reqs", "gauge", labels, fake.queued),
-        ("sglang:num_requests_total", "counter", labels + ',is_streaming="true"', fake.completed),
-        ("sglang:num_aborted_requests_total", "counter", labels, fake.disconnects + fake.refused),
+        ("sglang:num_running_reqs", "gauge", ranks, fake.running),
+        ("sglang:num_queue_reqs", "gauge", ranks, fake.queued),
+        ("sglang:num_requests_total", "counter", requests, fake.completed),
+        ("sglang:num_aborted_requests_total", "counter", f"{model}", fake.refused),
     ]
     lines = []
     for name, kind, label_text, value in samples:
@@ -259,20 +265,18 @@ class _Stream:
             "created": self.created,
             "model": self.model,
             "choices": choices,
-            "usage": usage,
         }
+        if usage is not None or not self.chat:  # chat chunks leave out a null usage
+            obj["usage"] = usage
         if self.fake.omit_nulls or (usage is not None and not self.chat):
             obj = _without_nulls(obj)  # text completions send their usage with exclude_none
         return _sse(obj)
 
     def choice(self, finish_reason: str | None = None, **delta: str | None) -> dict[str, Any]:
         if self.chat:
-            fields: dict[str, Any] = {
-                "role": delta.get("role"),
-                "content": delta.get("content"),
-                "reasoning_content": delta.get("reasoning_content"),
-                "tool_calls": None,
-            }
+            # reasoning_content always, null or not; role and content only when set
+            fields: dict[str, Any] = {"reasoning_content": delta.get("reasoning_content")}
+            fields |= {key: delta[key] for key in ("role", "content") if delta.get(key) is not None}
             if self.fake.omit_nulls:
                 fields = {key: value for key, value in fields.items() if value is not None}
             head: dict[str, Any] = {"index": 0, "delta": fields}
@@ -296,6 +300,25 @@ def _dumps(obj: object) -> str:
 
 def _sse(obj: object) -> bytes:
     return b"data: " + _dumps(obj).encode() + b"\n\n"
+
+
+def _spaced_sse(obj: object) -> bytes:
+    """An error chunk: SGLang writes those with ``json.dumps``' default separators."""
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+def _usage(prompt: int, completion: int, reasoning: int, *, chat: bool) -> dict[str, Any]:
+    """SGLang's usage object; text completions leave out the null ``prompt_tokens_details``."""
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "total_tokens": prompt + completion,
+        "completion_tokens": completion,
+        "prompt_tokens_details": None,
+        "reasoning_tokens": reasoning,
+    }
+    if not chat:
+        del usage["prompt_tokens_details"]
+    return usage
 
 
 def _json(obj: object, status: int = 200) -> web.Response:
@@ -354,6 +377,7 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
             "created": int(time.time()),
             "owned_by": "sglang",
             "root": fake.model,
+            "parent": None,
         }
         if fake.report_max_model_len:
             card["max_model_len"] = fake.context_length
@@ -416,12 +440,7 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
         stream = _Stream(fake, chat=chat, model=str(body.get("model") or fake.model))
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-        usage = {
-            "prompt_tokens": prompt_tokens,
-            "total_tokens": prompt_tokens + len(tokens),
-            "completion_tokens": len(tokens),
-            "prompt_tokens_details": None,
-        }
+        thinking = len(tokenize(text[:reasoning_end])) if chat and fake.reasoning_parser else 0
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream; charset=utf-8",
@@ -431,15 +450,20 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
         if not await _take_slot(fake):
             await response.prepare(request)
             queue_full = {"error": _error_body(QUEUE_FULL, HTTPStatus.SERVICE_UNAVAILABLE.value)}
-            await response.write(_sse(queue_full) + b"data: [DONE]\n\n")
+            await response.write(_spaced_sse(queue_full))
+            if include_usage:  # SGLang still sends its usage chunk, all zeros
+                await response.write(stream.chunk([], _usage(0, 0, 0, chat=chat)))
+            await response.write(b"data: [DONE]\n\n")
             return response
         try:
             if fake.first_token_delay_s:
                 await asyncio.sleep(fake.first_token_delay_s)
             await response.prepare(request)
             split = (reasoning_end, answer_start)
-            await _send_stream(request, response, stream, text, tokens, split, finish)
-            if fake.error_after_chunks is None and include_usage:
+            cut = await _send_stream(request, response, stream, text, tokens, split, finish)
+            if include_usage:  # after an error chunk too, counting what was sent
+                sent = len(tokens) if cut is None else cut
+                usage = _usage(prompt_tokens, sent, min(sent, thinking), chat=chat)
                 await response.write(stream.chunk([], usage))
             await response.write(b"data: [DONE]\n\n")
         except (ConnectionResetError, asyncio.CancelledError):
@@ -502,8 +526,10 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
         tokens: list[str],
         split: tuple[int, int],
         finish: str,
-    ) -> None:
+    ) -> int | None:
+        """Send the reply; None, or after an error chunk the number of tokens sent before it."""
         reasoning_end, answer_start = split
+        sent = 0
         if stream.chat:
             await response.write(stream.chunk([stream.choice(role="assistant", content="")]))
         pieces = _chunks(text, tokens, fake)
@@ -513,9 +539,10 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
             if number == fake.error_after_chunks:
                 error = _error_body(fake.error_message, fake.error_status)
                 await response.write(
-                    _sse(error if fake.error_shape == "flat" else {"error": error})
+                    _spaced_sse(error if fake.error_shape == "flat" else {"error": error})
                 )
-                return
+                return sent
+            sent += count
             if fake.token_delay_s:
                 await asyncio.sleep(fake.token_delay_s * count)
             if request.transport is None or request.transport.is_closing():
@@ -534,6 +561,7 @@ def create_sglang_app(fake: FakeSGLang) -> web.Application:
                 await response.write(stream.chunk([stream.choice(content=said)]))
         if stream.chat:
             await response.write(stream.chunk([stream.choice(finish)]))
+        return None
 
     async def _keep_alive_forever(
         request: web.Request, response: web.StreamResponse, stream: _Stream

