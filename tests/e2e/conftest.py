@@ -40,8 +40,9 @@ class World:
             SEARCHQA_SEARCH__ENGINES="searxng",
             SEARCHQA_SEARCH__SEARXNG_URL=self.searx_server.url,
             SEARCHQA_FETCH__ALLOW_HOSTS="127.0.0.1",
-            SEARCHQA_FETCH__DEADLINE_S="3",
-            SEARCHQA_FETCH__PAGE_TIMEOUT_S="2",
+            # Generous: a cold CLI process on a loaded machine must still extract every page.
+            SEARCHQA_FETCH__DEADLINE_S="20",
+            SEARCHQA_FETCH__PAGE_TIMEOUT_S="15",
             SEARCHQA_PROMPT__TIMEZONE="UTC",
         )
         env.update(overrides)

@@ -35,9 +35,7 @@ LETTER = {
 
 
 def test_ask_json_streams_the_contract_in_order(world: World) -> None:
-    # The titles below come from extracted pages: a deadline no loaded machine misses.
-    env = world.env(SEARCHQA_FETCH__DEADLINE_S="30", SEARCHQA_FETCH__PAGE_TIMEOUT_S="20")
-    result = world.run("ask", "--json", "How do community gardens cool cities?", env=env)
+    result = world.run("ask", "--json", "How do community gardens cool cities?")
     assert result.returncode == 0, result.stderr
     events = events_of(result.stdout)
     assert ORDER.match("".join(LETTER[type(e)] for e in events))
@@ -70,8 +68,8 @@ def test_ask_json_streams_the_contract_in_order(world: World) -> None:
 
 def test_model_gets_exactly_the_prompt_with_deepseeks_settings(world: World) -> None:
     question = "How do community gardens cool cities?"
-    # Both runs must read the same pages: a deadline no loaded machine misses.
-    env = world.env(SEARCHQA_FETCH__DEADLINE_S="30", SEARCHQA_FETCH__PAGE_TIMEOUT_S="20")
+    # Both runs must read the same pages: the world's deadline is one no loaded machine misses.
+    env = world.env()
     printed = world.run("prompt", question, env=env)
     assert printed.returncode == 0, printed.stderr
     asked = world.run("ask", "--json", question, env=env)
@@ -134,7 +132,8 @@ def test_failed_pages_are_skipped_and_snippets_stand_in_when_all_fail(world: Wor
         searx_result(f"{world.web.url}/status/500", "Broken", "broken snippet", position=2),
         searx_result(world.page("docs"), "Docs", "docs snippet", position=3),
     ]
-    result = world.run("ask", "--json", "What is Cache-Control?")
+    env = world.env(SEARCHQA_FETCH__DEADLINE_S="3", SEARCHQA_FETCH__PAGE_TIMEOUT_S="2")
+    result = world.run("ask", "--json", "What is Cache-Control?", env=env)
     events = events_of(result.stdout)
     (sources,) = [e for e in events if isinstance(e, SourcesEvent)]
     assert [s.url for s in sources.sources] == [world.page("docs")]
@@ -143,7 +142,7 @@ def test_failed_pages_are_skipped_and_snippets_stand_in_when_all_fail(world: Wor
     assert "snippets_only" not in done.flags
 
     world.searx.results = world.searx.results[:2]
-    result = world.run("ask", "--json", "What is Cache-Control?")
+    result = world.run("ask", "--json", "What is Cache-Control?", env=env)
     events = events_of(result.stdout)
     (sources,) = [e for e in events if isinstance(e, SourcesEvent)]
     assert [s.snippet for s in sources.sources] == ["hang snippet", "broken snippet"]
