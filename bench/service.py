@@ -56,15 +56,16 @@ def service_env(world: World, **extra: str) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def run_service(env: dict[str, str]) -> AsyncIterator[Service]:
-    """``searchqa serve`` (one worker) on a free loopback port until the block ends."""
+async def run_service(env: dict[str, str], *, workers: int = 1) -> AsyncIterator[Service]:
+    """``searchqa serve`` (``workers`` workers; more than one needs Redis in ``env``) on a free
+    loopback port until the block ends."""
     port = free_port()
     command = [sys.executable, "-m", "searchqa.cli", "serve", "--host", "127.0.0.1"]
     with tempfile.TemporaryDirectory(prefix="searchqa-bench-") as workdir:
         log_path = Path(workdir, "serve.log")
         with _log_file(log_path) as log:
             process = await asyncio.create_subprocess_exec(
-                *command, "--port", str(port), "--workers", "1",
+                *command, "--port", str(port), "--workers", str(workers),
                 env=env,
                 cwd=workdir,  # no stray .env file is read
                 stdout=log,
@@ -125,3 +126,17 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time process ``pid`` has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of process ``pid`` and its live descendants (a server's workers)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += cpu_seconds(current)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it ended meanwhile
+    return total

@@ -1,7 +1,8 @@
-"""Streaming capacity: how many SSE answers one ``searchqa serve`` worker relays on time.
+"""Streaming capacity: how many SSE answers ``searchqa serve`` relays on time, at what CPU a token.
 
 N clients each stream an answer (``POST /v1/answer``, distinct questions, ``no_cache``) from
-``searchqa serve`` (one worker, its own process). Its model is the fake SGLang at 20 tokens/s
+``searchqa serve`` (``--workers``, default one, in its own process; more than one share a
+redis-server of their own). Its model is the fake SGLang at 20 tokens/s
 per stream and its search engine a fake SearXNG that finds nothing, so no page is fetched; both
 fakes run in a third process. Baseline, same run, same N: clients streaming the fake SGLang's
 ``/v1/chat/completions`` directly. Clients start evenly over ``ramp_s``; each records when every
@@ -13,26 +14,36 @@ of that difference over its own stream. So a stream that is late as a whole adds
 delay before the first token is bench/first_token.py's business, and shows here as "first
 token"), while a token that falls behind the pace the model sends at adds how far it fell
 behind. Gaps between tokens are also compared, leaving out the pause at ``</think>``.
-Reproduce with::
 
-    python -m bench.stream_capacity
+Tokens are counted from the text each event carries (the fake's tokenizer), so an event that
+carries several tokens (tokens that reached the server in one read) counts as all of them,
+each arriving with it. CPU per token: the server processes' CPU time (workers included) over
+the tokens they delivered, answer starts included. ``--service-path`` runs the server from
+another tree (a previous commit) for a before/after comparison. Reproduce with::
+
+    python -m bench.stream_capacity [--workers 2] [--service-path DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
+import json
 import os
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bench.service import Service, client_session, cpu_seconds, run_service, service_env
+from bench.service import Service, client_session, run_service, service_env, tree_cpu_seconds
 from bench.simweb import World, WorldConfig, markdown_table, percentile, run_world
+from tests.fakes.redis import RedisServer
 from tests.fakes.sglang import FakeSGLang, tokenize
 
 REASONING = (
@@ -67,22 +78,52 @@ class StreamTrace:
     status: int
 
 
+class LineReader:
+    """Reads one SSE stream line by line: which lines carry tokens, and how many."""
+
+    def __init__(self, *, searchqa: bool) -> None:
+        self._searchqa = searchqa
+        self._pending = OTHER_LINE
+
+    def read(self, line: bytes) -> tuple[int, int]:
+        """(kind, tokens) of ``line``: kind is REASONING/ANSWER/END/OTHER_LINE."""
+        return self._event(line) if self._searchqa else _chunk(line)
+
+    def _event(self, line: bytes) -> tuple[int, int]:
+        """searchqa's SSE: ``event: reasoning|answer|done``, then the event's ``data:``."""
+        if line.startswith(b"event: "):
+            kind = classify_event(line)
+            self._pending = kind
+            return (END_LINE, 0) if kind == END_LINE else (OTHER_LINE, 0)
+        if line.startswith(b"data: ") and self._pending in (REASONING_LINE, ANSWER_LINE):
+            kind, self._pending = self._pending, OTHER_LINE
+            return kind, max(1, len(tokenize(json.loads(line[6:])["text"])))
+        return OTHER_LINE, 0
+
+
+def _chunk(line: bytes) -> tuple[int, int]:
+    """The model's SSE: chunks with reasoning or answer text, and ``[DONE]``."""
+    kind = classify_chunk(line)
+    if kind not in (REASONING_LINE, ANSWER_LINE):
+        return kind, 0
+    delta = json.loads(line[6:])["choices"][0]["delta"]
+    text = delta.get("reasoning_content") or delta.get("content") or ""
+    return kind, max(1, len(tokenize(text)))
+
+
 async def trace_stream(
-    session: aiohttp.ClientSession,
-    url: str,
-    body: dict[str, Any],
-    *,
-    classify: Callable[[bytes], int],
+    session: aiohttp.ClientSession, url: str, body: dict[str, Any], *, searchqa: bool
 ) -> StreamTrace:
-    """POST ``body`` and note the arrival of every token line (as ``classify`` tells)."""
+    """POST ``body`` and note the arrival of every token (one time per token an event carries)."""
     sent = time.perf_counter()
     times: list[float] = []
     answer_from: int | None = None
     completed = False
+    reader = LineReader(searchqa=searchqa)
     async with session.post(url, json=body) as response:
         if response.status == 200:
             async for line in response.content:
-                kind = classify(line)
+                kind, count = reader.read(line)
                 if kind == OTHER_LINE:
                     continue
                 if kind == END_LINE:
@@ -90,7 +131,7 @@ async def trace_stream(
                     continue
                 if kind == ANSWER_LINE and answer_from is None:
                     answer_from = len(times)
-                times.append(time.perf_counter())
+                times += [time.perf_counter()] * count
         end = len(times) if answer_from is None else answer_from
         return StreamTrace(sent, tuple(times), end, completed, response.status)
 
@@ -137,11 +178,14 @@ async def _run_clients(
 
 @dataclass(frozen=True, slots=True)
 class CapacityConfig:
-    levels: tuple[int, ...] = (25, 50, 100, 200, 250, 300)
+    levels: tuple[int, ...] = (100, 200, 300, 400, 500, 600)
     tokens_per_s: float = 20.0
     ramp_s: float = 3.0
     reasoning: str = REASONING
     answer: str = ANSWER
+    workers: int = 1
+    service_path: str | None = None
+    """Run the server from this tree (its ``searchqa`` package first on PYTHONPATH)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,20 +260,44 @@ async def _level(
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        return await trace_stream(session, direct, body, classify=classify_chunk)
+        return await trace_stream(session, direct, body, searchqa=False)
 
     async def ours(number: int) -> StreamTrace:
         body = {"query": f"{prompt} (level {n}, client {number})", "no_cache": True}
-        return await trace_stream(
-            session, service.url + "/v1/answer", body, classify=classify_event
-        )
+        return await trace_stream(session, service.url + "/v1/answer", body, searchqa=True)
 
     load = os.getloadavg()[0]
     base = await _run_clients(n, config.ramp_s, baseline)
-    cpu, wall = cpu_seconds(service.pid), time.perf_counter()
+    cpu, wall = tree_cpu_seconds(service.pid), time.perf_counter()
     traced = await _run_clients(n, config.ramp_s, ours)
-    cpu, wall = cpu_seconds(service.pid) - cpu, time.perf_counter() - wall
+    cpu, wall = tree_cpu_seconds(service.pid) - cpu, time.perf_counter() - wall
     return LevelResult(n, base, traced, cpu, wall, load)
+
+
+@contextlib.contextmanager
+def _state_env(workers: int) -> Iterator[dict[str, str]]:
+    """Nothing for one worker; a redis-server of its own for more."""
+    if workers == 1:
+        yield {}
+        return
+    with tempfile.TemporaryDirectory(prefix="searchqa-redis-") as workdir:
+        redis = RedisServer(Path(workdir)).start()
+        try:
+            yield {"SEARCHQA_REDIS__URL": redis.url}
+        finally:
+            redis.kill()
+
+
+@contextlib.asynccontextmanager
+async def _service(world: World, config: CapacityConfig) -> AsyncIterator[Service]:
+    with _state_env(config.workers) as state:
+        extra = dict(state)
+        if config.service_path is not None:
+            extra["PYTHONPATH"] = os.pathsep.join(
+                [config.service_path, *filter(None, [os.environ.get("PYTHONPATH")])]
+            )
+        async with run_service(service_env(world, **extra), workers=config.workers) as service:
+            yield service
 
 
 async def measure_capacity(config: CapacityConfig) -> list[LevelResult]:
@@ -241,8 +309,9 @@ async def measure_capacity(config: CapacityConfig) -> list[LevelResult]:
     )
     results = []
     with run_world(WorldConfig(llm=fake)) as world:
-        async with run_service(service_env(world)) as service, client_session() as session:
-            await _level(session, world, service, 2, config)  # connections, imports, caches
+        async with _service(world, config) as service, client_session() as session:
+            for _ in range(config.workers):  # connections, imports, caches of every worker
+                await _level(session, world, service, 2 * config.workers, config)
             for n in config.levels:
                 results.append(await _level(session, world, service, n, config))
     return results
@@ -260,6 +329,8 @@ def _pair(values: tuple[float, float]) -> str:
 
 
 NAN = float("nan")
+TARGET_STREAMS = 500
+TARGET_CPU_US = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,19 +416,24 @@ def report(levels: Sequence[LevelResult], config: CapacityConfig) -> str:
     late = [s.clients for s in summaries if not s.on_time]
     best = max((s.clients for s in summaries if s.on_time), default=0)
     knee = f"first level missing it: {min(late)} streams" if late else "no level missed it"
-    verdict = "met" if best >= 200 else "MISSED"
+    verdict = "met" if best >= TARGET_STREAMS else "MISSED"
+    cpu = [s.cpu_per_token_s * 1e6 for s in summaries]
+    tree = config.service_path or "this tree"
     return "\n".join(
         [
-            f"fake SGLang: {config.tokens_per_s:g} tokens/s per stream, {tokens} tokens per "
-            f"reply (reasoning, then answer); clients start evenly over {config.ramp_s:g} s; "
-            f"{os.cpu_count()} cores",
+            f"server: {tree}, {config.workers} worker(s); fake SGLang: {config.tokens_per_s:g} "
+            f"tokens/s per stream, {tokens} tokens per reply (reasoning, then answer); clients "
+            f"start evenly over {config.ramp_s:g} s; {os.cpu_count()} cores",
             "",
             markdown_table(headers, rows),
             "",
             markdown_table(load_headers, load_rows),
             "",
-            f"target >= 200 streams with p99 added latency < 50 ms: {verdict} "
+            f"target >= {TARGET_STREAMS} streams with p99 added latency < 50 ms: {verdict} "
             f"(most streams on time: {best}; {knee})",
+            f"target CPU per token <= {TARGET_CPU_US} µs: "
+            f"{'met' if max(cpu) <= TARGET_CPU_US else 'MISSED'} "
+            f"({min(cpu):.0f}-{max(cpu):.0f} µs over the levels)",
         ]
     )
 
@@ -369,11 +445,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--levels",
         type=lambda text: tuple(int(n) for n in text.split(",")),
         default=defaults.levels,
-        help="comma-separated stream counts (default: 25,50,100,200,250,300)",
+        help="comma-separated stream counts (default: 100,200,300,400,500,600)",
     )
     parser.add_argument("--ramp", type=float, default=defaults.ramp_s, metavar="S")
+    parser.add_argument("--workers", type=int, default=1, help="server workers (2+: Redis)")
+    parser.add_argument(
+        "--service-path", metavar="DIR", help="run the server from this tree (a previous commit)"
+    )
     args = parser.parse_args(argv)
-    config = CapacityConfig(levels=args.levels, ramp_s=args.ramp)
+    config = CapacityConfig(
+        levels=args.levels, ramp_s=args.ramp, workers=args.workers, service_path=args.service_path
+    )
     print(report(asyncio.run(measure_capacity(config)), config))
 
 

@@ -18,7 +18,15 @@ from dataclasses import dataclass
 
 from searchqa.documents import FetchStats, Page, PreparedPrompt, Stopwatch
 from searchqa.errors import InvalidRequestError, SearchQAError, UpstreamError
-from searchqa.events import ErrorEvent, Event, MetaEvent, Source, SourcesEvent, StatusEvent
+from searchqa.events import (
+    ErrorEvent,
+    Event,
+    Language,
+    MetaEvent,
+    Source,
+    SourcesEvent,
+    StatusEvent,
+)
 from searchqa.kit import AnswerKit
 from searchqa.protocols import ModelInfo, Turn
 from searchqa.steps.compose import compose_file_prompt, compose_in_turn, compose_search_prompt
@@ -318,16 +326,22 @@ async def _stream(
     """The preparation's events, then the model's; failures after ``meta`` become ``error``."""
     prepared: PreparedPrompt | None = None
     started = False
+    language: Language = "en"
     try:
         async with aclosing(steps):
             async for step in steps:
                 if isinstance(step, PreparedPrompt):
                     prepared = step
                 else:
+                    if isinstance(step, MetaEvent):
+                        language = step.language
                     started = True
                     yield step
         assert prepared is not None
-        async with aclosing(generate_answer(prepared, model=kit.model, stopwatch=stopwatch)) as out:
+        generating = generate_answer(
+            prepared, model=kit.model, stopwatch=stopwatch, language=language
+        )
+        async with aclosing(generating) as out:
             async for event in out:
                 yield event
     except SearchQAError as exc:

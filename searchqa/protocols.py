@@ -37,6 +37,8 @@ class ModelDelta:
     reasoning: str = ""
     content: str = ""
     usage: Usage | None = None
+    prompt_read: tuple[int, int] | None = None
+    """(prompt tokens read, prompt tokens) while a local model reads the prompt (prefill)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,12 @@ class ModelInfo:
     context_length: int | None = None
     max_output_tokens: int | None = None
     """A cap on the reply below the configured max_tokens (small local models)."""
+    page_tokens: int | None = None
+    """Most page text the model is given, in tokens, below the packing settings' cap: a small
+    local model reads slowly and measured no better with more (bench/RESULTS.md)."""
+    answers_without_sources: bool = True
+    """False for a model too small to answer from what it knows: when search found nothing,
+    the answer says so instead of asking it (it would invent one)."""
 
 
 class ChatModel(Protocol):

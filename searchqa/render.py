@@ -33,8 +33,13 @@ _STAGE_LABELS = {
 }
 
 
+NO_SOURCES_NOTE = "Search found no sources: this answer comes from the model alone."
+
+
 def _stage_line(event: StatusEvent) -> str:
     label = _STAGE_LABELS[event.stage]
+    if event.stage == "think" and event.total:  # a local model reading its prompt
+        return f"Reading the prompt: {event.done:,}/{event.total:,} tokens…"
     if event.total:
         return f"{label} {event.done}/{event.total}…"
     return f"{label}…"
@@ -113,6 +118,8 @@ class TerminalRenderer:
         if not done.answer:
             self._console.print(Text("(the model gave no answer)", style="yellow"), end="")
         self._console.print()
+        if "no_sources" in done.flags:
+            self._console.print(Text(NO_SOURCES_NOTE, style="yellow"), soft_wrap=True)
         if "search_degraded" in done.flags and done.search is not None:
             self._console.print(Text(search_note(done.search), style="yellow"), soft_wrap=True)
         if not self._sources:

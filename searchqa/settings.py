@@ -125,7 +125,10 @@ class FetchSettings(BaseModel):
     quorum_grace: float = Field(
         default=0.5,
         ge=0,
-        description="That grace, as a multiple of the time the quorum took",
+        description=(
+            "That grace, as a multiple of the time the quorum took, for pages whose server has "
+            "answered (a fifth of it for the others)"
+        ),
     )
     concurrency: int = Field(default=8, ge=1, le=64, description="Pages fetched at once")
     max_redirects: int = Field(default=5, ge=0, le=20, description="Redirects followed per page")

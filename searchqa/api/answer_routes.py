@@ -42,7 +42,7 @@ from searchqa.api.answer_models import (
 )
 from searchqa.api.problems import problem_response, problem_specs
 from searchqa.api.route_facts import route_facts
-from searchqa.api.sse import KEEPALIVE, SSE_HEADERS, SSE_MEDIA_TYPE, encode_event, parse_event_id
+from searchqa.api.sse import KEEPALIVE, SSE_HEADERS, SSE_MEDIA_TYPE, encode_events, parse_event_id
 from searchqa.errors import InvalidRequestError, http_status_for
 from searchqa.events import EVENT_ORDER
 from searchqa.files import check_size, read_file_text
@@ -76,9 +76,9 @@ def wants_json(request: Request[Any, Any, Any], *, stream: bool) -> bool:
 async def _sse_body(
     sessions: AnswerSessions, ticket: Ticket, after: int
 ) -> AsyncGenerator[bytes, None]:
-    async with aclosing(sessions.follow(ticket, after=after)) as entries:
-        async for entry in entries:
-            yield KEEPALIVE if entry is None else encode_event(ticket.stream_id, entry)
+    async with aclosing(sessions.follow_batches(ticket, after=after)) as batches:
+        async for batch in batches:
+            yield KEEPALIVE if batch is None else encode_events(ticket.stream_id, batch)
 
 
 def sse_response(sessions: AnswerSessions, ticket: Ticket, *, after: int = 0) -> Stream:

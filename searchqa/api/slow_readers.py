@@ -31,6 +31,50 @@ def _is_event_stream(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     return False
 
 
+class _SendWatch:
+    """Times the event-stream write in progress with one timer per connection, re-armed only
+    when it fires (a timeout per write would cost a timer per event)."""
+
+    def __init__(self, limit_s: float) -> None:
+        self._limit_s = limit_s
+        self._loop = asyncio.get_running_loop()
+        self._since: float | None = None
+        self._task: asyncio.Task[object] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.fired = False
+
+    async def send(self, send: Send, message: Message) -> None:
+        """``send(message)``; a write still pending after the limit is cut off, ``fired`` set."""
+        self._since = self._loop.time()
+        self._task = asyncio.current_task()
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._since + self._limit_s, self._check)
+        try:
+            await send(message)
+        except asyncio.CancelledError:
+            if not self.fired or self._task is None or self._task.uncancel() > 0:
+                raise  # a cancellation of our own is spent; anyone else's goes on
+        finally:
+            self._since = None
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _check(self) -> None:
+        since, now = self._since, self._loop.time()
+        if since is None:
+            self._timer = None  # idle: the next write arms it again
+            return
+        if now - since < self._limit_s:
+            self._timer = self._loop.call_at(since + self._limit_s, self._check)
+            return
+        self._timer = None
+        self.fired = True
+        if self._task is not None:
+            self._task.cancel()
+
+
 class SlowReaderGuard:
     """ASGI middleware: an event-stream write that takes longer than ``slow_reader_s`` ends
     the response as if the client had disconnected."""
@@ -43,22 +87,22 @@ class SlowReaderGuard:
         if scope["type"] != ScopeType.HTTP:
             await self._app(scope, receive, send)
             return
-        streaming = False
+        watch: _SendWatch | None = None
         dropped = asyncio.Event()
 
         async def guarded_send(message: Message) -> None:
-            nonlocal streaming
-            if message["type"] == "http.response.start":
-                streaming = _is_event_stream(message.get("headers", ()))
-            if not streaming or message["type"] != "http.response.body":
+            nonlocal watch
+            if message["type"] == "http.response.start" and _is_event_stream(
+                message.get("headers", ())
+            ):
+                watch = _SendWatch(self._slow_reader_s)
+            if watch is None or message["type"] != "http.response.body":
                 await send(message)
                 return
             if dropped.is_set():
                 return
-            try:
-                async with asyncio.timeout(self._slow_reader_s):
-                    await send(message)
-            except TimeoutError:
+            await watch.send(send, message)
+            if watch.fired and not dropped.is_set():
                 log.warning(
                     "dropped an event-stream client that took more than %g s to accept an "
                     "event (it can resume with Last-Event-ID)",
@@ -80,7 +124,11 @@ class SlowReaderGuard:
             waiter.cancel()
             return {"type": "http.disconnect"}
 
-        await self._app(scope, guarded_receive, guarded_send)
+        try:
+            await self._app(scope, guarded_receive, guarded_send)
+        finally:
+            if watch is not None:
+                watch.close()
 
 
 def drop_slow_readers(slow_reader_s: float) -> DefineMiddleware:

@@ -31,6 +31,16 @@ def encode_event(stream_id: str, entry: LogEntry) -> bytes:
     return f"event: {entry.type}\nid: {stream_id}-{entry.seq}\ndata: {entry.data}\n\n".encode()
 
 
+def encode_events(stream_id: str, entries: list[LogEntry]) -> bytes:
+    """Several SSE messages in one write (events that were waiting together)."""
+    if len(entries) == 1:
+        return encode_event(stream_id, entries[0])
+    return "".join(
+        f"event: {entry.type}\nid: {stream_id}-{entry.seq}\ndata: {entry.data}\n\n"
+        for entry in entries
+    ).encode()
+
+
 def format_event_id(stream_id: str, seq: int) -> str:
     return f"{stream_id}-{seq}"
 

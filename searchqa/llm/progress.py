@@ -10,7 +10,7 @@ altogether is stopped by the socket's own read timeout.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Callable
+from collections.abc import Callable
 
 from searchqa.errors import LLMError
 
@@ -50,9 +50,3 @@ class ProgressWatch:
                 f"tokens for {self._idle_s:g} s (SEARCHQA_LLM__READ_TIMEOUT_S)",
                 code="llm_read_timeout",
             )
-
-    async def watched(self, chunks: AsyncIterable[bytes]) -> AsyncGenerator[bytes, None]:
-        """``chunks``, checked as each arrives."""
-        async for chunk in chunks:
-            self.check()
-            yield chunk

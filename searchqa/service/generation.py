@@ -14,8 +14,10 @@ from searchqa.events import DoneEvent, ErrorEvent, Event
 from searchqa.state.protocols import EventLog
 
 StopReason = Literal["cancelled", "abandoned", "shutting_down"]
-WATCH_INTERVAL_S = 0.25
-"""How often the watcher checks for a stop request and attached clients."""
+WATCH_INTERVAL_S = 1.0
+"""How often the watcher asks the shared state for a stop request (one sent to another worker)
+and counts attached clients: two round trips per answer, so not too often. A stop request made
+in this process (``Generation.stop``) wakes it at once."""
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,12 @@ class Generation:
         self._grace_s = grace_s
         self._on_done = on_done
         self._forced_stop = forced_stop
+        self._stop_asked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def stop(self) -> None:
+        """Stop this generation (a stop request made in this process): the watcher wakes now."""
+        if not self._stop_asked.done():
+            self._stop_asked.set_result(None)
 
     async def run(self) -> None:
         pump = asyncio.create_task(self._pump())
@@ -109,10 +117,15 @@ class Generation:
         last client left."""
         loop = asyncio.get_running_loop()
         last_seen = loop.time()
+        interval = min(WATCH_INTERVAL_S, max(self._grace_s, 0.05))
         while True:
-            done, _ = await asyncio.wait({pump}, timeout=WATCH_INTERVAL_S)
-            if done:
+            await asyncio.wait(
+                {pump, self._stop_asked}, timeout=interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            if pump.done():
                 return None
+            if self._stop_asked.done():
+                return "cancelled"
             forced = self._forced_stop()
             if forced is not None:
                 return forced

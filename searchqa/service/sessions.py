@@ -92,6 +92,8 @@ class AnswerSessions:
         self._variants = KitVariants(kit, cache=state.cache)
         self._shared = SharedAnswers(state, settings)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._generations: dict[str, Generation] = {}
+        """Generations running in this process, by stream id (a local stop reaches them now)."""
         self._drain_deadline: float | None = None
         self._closing = False
 
@@ -167,6 +169,8 @@ class AnswerSessions:
             forced_stop=self._forced_stop,
         )
         task = self._spawn(generation.run())
+        self._generations[stream_id] = generation
+        task.add_done_callback(lambda _: self._generations.pop(stream_id, None))
         if key is not None:
             task.add_done_callback(lambda _: self._spawn(self._shared.release(key, stream_id)))
         try:
@@ -229,38 +233,52 @@ class AnswerSessions:
         Yields ``None`` after ``keepalive_s`` without news, so a transport can keep the
         connection warm. Closing the generator detaches the reader.
         """
+        async with aclosing(self.follow_batches(ticket, after=after)) as batches:
+            async for batch in batches:
+                if batch is None:
+                    yield None
+                    continue
+                for entry in batch:
+                    yield entry
+
+    async def follow_batches(
+        self, ticket: Ticket, *, after: int = 0
+    ) -> AsyncGenerator[list[LogEntry] | None, None]:
+        """``follow``, with the events that were waiting together in one list (never empty),
+        so a transport can send them in one write."""
         loop = asyncio.get_running_loop()
         keepalive_s = self._server.keepalive_s
         last_news = last_attach = loop.time()
+        stream_id = ticket.stream_id
         try:
             while True:
                 now = loop.time()
-                if self._drain_expired(now, margin=DRAIN_MARGIN_S):
-                    yield _entry(after, stop_event("shutting_down"))
+                if self._drain_deadline is not None and self._drain_expired(
+                    now, margin=DRAIN_MARGIN_S
+                ):
+                    yield [_entry(after, stop_event("shutting_down"))]
                     return
                 if now - last_attach >= ATTACH_REFRESH_S:
-                    await self._log.attach(ticket.stream_id, ticket.client_id, ttl_s=ATTACH_TTL_S)
+                    await self._log.attach(stream_id, ticket.client_id, ttl_s=ATTACH_TTL_S)
                     last_attach = now
                 wait = min(READ_BLOCK_S, max(0.01, keepalive_s - (now - last_news)))
-                batch = await self._log.read(ticket.stream_id, after=after, block_s=wait)
+                batch = await self._log.read(stream_id, after=after, block_s=wait)
                 if not batch.reachable:
                     await asyncio.sleep(wait)
                 elif not batch.exists:  # expired under the reader
-                    yield _entry(after, _EXPIRED)
+                    yield [_entry(after, _EXPIRED)]
                     return
-                for entry in batch.events:
-                    yield entry
-                    after = entry.seq
+                if batch.events:
+                    after = batch.events[-1].seq
+                    yield batch.events
+                    last_news = loop.time()
                 if batch.finished:
                     return
-                now = loop.time()
-                if batch.events:
-                    last_news = now
-                elif now - last_news >= keepalive_s:
+                if not batch.events and loop.time() - last_news >= keepalive_s:
                     yield None
-                    last_news = now
+                    last_news = loop.time()
         finally:
-            self._spawn(self._log.detach(ticket.stream_id, ticket.client_id))
+            self._spawn(self._log.detach(stream_id, ticket.client_id))
 
     async def answer_events(self, request: AnswerRequest) -> AsyncGenerator[Event, None]:
         """The events of one answer, for surfaces that consume typed events (the answer source).
@@ -282,6 +300,9 @@ class AnswerSessions:
             return False
         if not batch.finished:
             await self._log.request_stop(stream_id)
+            local = self._generations.get(stream_id)
+            if local is not None:
+                local.stop()
         return True
 
     @property

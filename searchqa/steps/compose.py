@@ -13,7 +13,7 @@ from typing import ParamSpec, TypeVar
 from searchqa.documents import Page
 from searchqa.events import Language
 from searchqa.protocols import ModelInfo, Turn
-from searchqa.settings import Settings
+from searchqa.settings import PackSettings, Settings
 from searchqa.steps.pack import pack_context, plan_budget
 from searchqa.steps.prompt import build_file_prompt, build_search_prompt
 from searchqa.tokens import TokenCounter, count_each
@@ -55,6 +55,14 @@ def output_cap(max_tokens: int, model: ModelInfo) -> int:
     return min(max_tokens, model.max_output_tokens or max_tokens)
 
 
+def pack_settings(settings: Settings, model: ModelInfo) -> PackSettings:
+    """The packing settings, with page text capped where the model asks for less."""
+    pack = settings.pack
+    if model.page_tokens is None or model.page_tokens >= pack.total_tokens:
+        return pack
+    return pack.model_copy(update={"total_tokens": model.page_tokens})
+
+
 def compose_search_prompt(
     question: str,
     pages: Sequence[Page],
@@ -79,7 +87,7 @@ def compose_search_prompt(
         overhead_tokens=sum(counts) + HISTORY_TURN_TOKENS * len(history),
         page_count=len(pages),
         max_tokens=output_cap(settings.llm.max_tokens, model),
-        settings=settings.pack,
+        settings=pack_settings(settings, model),
     )
     packed = pack_context(pages, question=question, budget=budget, counter=counter)
     prompt = build_search_prompt(

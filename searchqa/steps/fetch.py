@@ -17,6 +17,7 @@ import logging
 import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import Self
 
@@ -34,6 +35,9 @@ PAGE_CONTENT_TYPES = frozenset(
     {"text/html", "application/xhtml+xml", "text/plain", "text/markdown"}
 )
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+SILENT_GRACE_SHARE = 0.2
+"""The share of the quorum's grace given to pages whose server has not answered by the quorum
+(bench/RESULTS.md, "Prompt-ready time")."""
 
 
 class PageFetchError(Exception):
@@ -74,12 +78,15 @@ class PageFetcher:
             return False
         return True
 
-    async def fetch(self, url: str) -> FetchedPage:
-        """Fetch ``url`` (following redirects) or raise PageFetchError."""
+    async def fetch(
+        self, url: str, *, on_response: Callable[[], None] | None = None
+    ) -> FetchedPage:
+        """Fetch ``url`` (following redirects) or raise PageFetchError; ``on_response`` is
+        called once the final response's headers are in (before its body)."""
         timeout = self._settings.page_timeout_s
         try:
             async with asyncio.timeout(timeout):
-                return await self._follow(url)
+                return await self._follow(url, on_response)
         except TimeoutError as exc:
             raise PageFetchError("timeout", f"{url}: no complete page within {timeout:g}s") from exc
         except BlockedURLError as exc:
@@ -91,7 +98,7 @@ class PageFetcher:
         except httpx.TransportError as exc:
             raise PageFetchError("connect", f"{url}: {str(exc) or type(exc).__name__}") from exc
 
-    async def _follow(self, url: str) -> FetchedPage:
+    async def _follow(self, url: str, on_response: Callable[[], None] | None) -> FetchedPage:
         current, seen = url, {url}
         looped = False
         for _hop in range(self._settings.max_redirects + 1):
@@ -101,6 +108,8 @@ class PageFetcher:
             try:
                 location = response.headers.get("location")
                 if response.status_code not in REDIRECT_STATUSES or not location:
+                    if on_response is not None:
+                        on_response()
                     return await self._read(url, response)
             finally:
                 await response.aclose()
@@ -192,8 +201,11 @@ async def fetch_pages(
     ``deadline`` is absolute (``loop.time()``) and covers fetching and extraction: at the
     deadline the pages still in flight, and those never started, are abandoned (counted in
     ``stats.abandoned``, not yielded). Once a ``quorum`` share of the pages has finished, the
-    rest get ``quorum_grace`` times the time that took, then are abandoned too: one hanging
-    page should not hold the answer until the deadline. Closing or cancelling the consumer
+    pages whose server has answered (headers in, body or extraction under way) get
+    ``quorum_grace`` times the time that took; those still waiting for a first answer get only
+    ``SILENT_GRACE_SHARE`` of that grace (a page silent at the quorum rarely comes), and
+    everything left when the grace ends is abandoned. One hanging page should not hold the
+    answer until the deadline. Closing or cancelling the consumer
     cancels every fetch before this returns. ``stats``: attempted = len(hits); fetched = bodies
     received; failed (by reason) = fetch or extract failures.
     """
@@ -204,16 +216,32 @@ async def fetch_pages(
     waiting = list(enumerate(hits))
     waiting.reverse()
     running: set[asyncio.Task[PageResult]] = set()
+    ranks: dict[asyncio.Task[PageResult], int] = {}
+    answered: set[int] = set()  # ranks whose server has sent its response headers
+    silent_until = math.inf  # when pages whose server has not answered are dropped
     try:
         while waiting or running:
             while waiting and len(running) < max(concurrency, 1):
                 rank, hit = waiting.pop()
-                running.add(asyncio.create_task(_fetch_one(rank, hit, fetcher, extract, stats)))
-            remaining = deadline - loop.time()
-            if remaining <= 0:
+                heard = partial(answered.add, rank)
+                task = asyncio.create_task(_fetch_one(rank, hit, fetcher, extract, stats, heard))
+                ranks[task] = rank
+                running.add(task)
+            if loop.time() >= silent_until:
+                silent_until = math.inf  # once: pages silent now are dropped
+                silent = {task for task in running if ranks[task] not in answered}
+                running -= silent
+                stats.abandoned += len(silent)
+                for task in silent:
+                    task.cancel()
+                if silent:
+                    await asyncio.wait(silent)
+                continue  # there may be nothing left to wait for
+            remaining = min(deadline, silent_until) - loop.time()
+            if deadline - loop.time() <= 0:
                 break
             done, running = await asyncio.wait(
-                running, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                running, timeout=max(remaining, 0), return_when=asyncio.FIRST_COMPLETED
             )
             for task in sorted(done, key=lambda t: t.result().rank):
                 yield task.result()
@@ -221,6 +249,7 @@ async def fetch_pages(
             if finished >= needed and finished < len(hits) and quorum < 1.0:
                 now = loop.time()
                 deadline = min(deadline, now + quorum_grace * (now - started))
+                silent_until = now + SILENT_GRACE_SHARE * quorum_grace * (now - started)
                 needed = len(hits) + 1  # the grace is granted once
     finally:
         stats.abandoned += len(running) + len(waiting)
@@ -236,9 +265,10 @@ async def _fetch_one(
     fetcher: PageFetcher,
     extract: Callable[[SearchHit, FetchedPage], Awaitable[Page | None]],
     stats: FetchStats,
+    on_response: Callable[[], None],
 ) -> PageResult:
     try:
-        fetched = await fetcher.fetch(hit.url)
+        fetched = await fetcher.fetch(hit.url, on_response=on_response)
     except PageFetchError as exc:
         logger.debug("page failed (%s): %s", exc.reason, exc.message)
         stats.fail(exc.reason)

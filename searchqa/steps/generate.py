@@ -10,6 +10,7 @@ from searchqa.events import (
     AnswerEvent,
     CitationEvent,
     DoneEvent,
+    Language,
     ReasoningEvent,
     StatusEvent,
     Timings,
@@ -21,10 +22,24 @@ from searchqa.steps.cite import CitationParser
 ResponseEvent = StatusEvent | ReasoningEvent | AnswerEvent | CitationEvent | DoneEvent
 
 
+NO_SOURCES_ANSWER: dict[Language, str] = {
+    "en": "Search found no sources for this question, so there is no answer grounded in them. "
+    "Try other words, or add documents to the local index with `searchqa index PATH`.",
+    "zh": "没有搜索到与这个问题相关的来源，因此无法给出有依据的回答。请换个说法，"
+    "或用 `searchqa index PATH` 把文档加入本地索引。",
+}
+"""What a model that must not answer from nowhere (the embedded one) says when search found
+nothing."""
+
+
 async def generate_answer(
-    prepared: PreparedPrompt, *, model: ChatModel, stopwatch: Stopwatch
+    prepared: PreparedPrompt, *, model: ChatModel, stopwatch: Stopwatch, language: Language = "en"
 ) -> AsyncGenerator[ResponseEvent, None]:
     """Generate from the prepared prompt; raise LLMError if the model fails."""
+    if not prepared.sources and not (await model.describe()).answers_without_sources:
+        async for event in _say_no_sources(prepared, stopwatch, language):
+            yield event
+        return
     parser = CitationParser(prepared.sources)
     reasoning: list[str] = []
     usage = Usage()
@@ -41,6 +56,10 @@ async def generate_answer(
     )
     async with aclosing(stream):
         async for delta in stream:
+            if delta.prompt_read is not None and not answering:
+                done, total = delta.prompt_read
+                yield StatusEvent(stage="think", done=done, total=total)
+                continue
             if delta.usage is not None:
                 usage = delta.usage
             if (delta.reasoning or delta.content) and first_token_ms is None:
@@ -77,6 +96,29 @@ async def generate_answer(
             first_token_ms=first_token_ms,
             first_answer_ms=first_answer_ms,
             total_ms=stopwatch.ms(),
+        ),
+        flags=prepared.flags,
+        search=prepared.search,
+    )
+
+
+async def _say_no_sources(
+    prepared: PreparedPrompt, stopwatch: Stopwatch, language: Language
+) -> AsyncGenerator[ResponseEvent, None]:
+    text = NO_SOURCES_ANSWER[language]
+    yield StatusEvent(stage="answer")
+    yield AnswerEvent(text=text)
+    elapsed = stopwatch.ms()
+    yield DoneEvent(
+        answer=text,
+        reasoning="",
+        cited=[],
+        usage=Usage(),
+        timings=Timings(
+            search_ms=prepared.search_ms,
+            fetch_ms=prepared.fetch_ms,
+            first_answer_ms=elapsed,
+            total_ms=elapsed,
         ),
         flags=prepared.flags,
         search=prepared.search,

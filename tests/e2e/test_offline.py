@@ -47,7 +47,14 @@ def test_ask_answers_from_the_seeded_index_with_the_embedded_model(tmp_path: Pat
     urls = [s.url for s in sources.sources]
     assert urls
     assert all(url.startswith("file://") for url in urls)
-    assert (ROOT / "docs" / "how-it-works.md").as_uri() in urls
+    seed = {
+        (ROOT / "README.md").as_uri(),
+        *(path.as_uri() for path in (ROOT / "docs").glob("*.md")),
+    }
+    assert set(urls) <= seed  # the seeded docs, cut to the embedded model's page budget
+    reading = [e for e in events if isinstance(e, StatusEvent) and e.stage == "think" and e.total]
+    assert reading  # the prompt's prefill is reported, not a bare "Thinking"
+    assert reading[-1].done == reading[-1].total - 1
 
     answer = "".join(e.text for e in events if isinstance(e, AnswerEvent))
     done = events[-1]

@@ -78,12 +78,23 @@ async def test_reasoning_and_answer_arrive_apart(
         answer=ANSWER,
         reasoning_parser=reasoning_parser,
         chunk_chars=chunk_chars,
+        token_delay_s=0.002,  # chunks that arrive in the same read are handed on as one
     )
     with running(fake) as url:
         deltas = await collect(make_model(url))
     assert texts(deltas) == (REASONING, ANSWER.lstrip())
     kinds = "".join("r" if d.reasoning else "a" if d.content else "u" for d in deltas)
     assert re.fullmatch(r"r{2,}a{2,}u", kinds), "reasoning streams first, then the answer"
+
+
+async def test_chunks_read_together_are_one_delta_each_kind(make_model: ModelFactory) -> None:
+    fake = FakeSGLang(reasoning=REASONING, answer=ANSWER)  # no pause: one read holds it all
+    with running(fake) as url:
+        deltas = await collect(make_model(url))
+    assert texts(deltas) == (REASONING, ANSWER.lstrip())
+    assert len(deltas) < len(REASONING.split()) + len(ANSWER.split())
+    kinds = "".join("r" if d.reasoning else "a" if d.content else "u" for d in deltas)
+    assert re.fullmatch(r"r+a+u", kinds)
 
 
 @pytest.mark.parametrize("reasoning_parser", [True, False], ids=["parser-on", "parser-off"])

@@ -8,6 +8,7 @@ import pytest
 from searchqa.errors import LLMError
 from searchqa.llm import OpenAIChatModel
 from searchqa.settings import LLMSettings
+from tests.fakes.canned import serve_canned
 
 QUEUE_FULL = {
     "object": "error",
@@ -19,13 +20,14 @@ QUEUE_FULL = {
 
 
 async def refusal(response: httpx.Response) -> LLMError:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(lambda _: response)) as client:
-        model = OpenAIChatModel(
-            LLMSettings(base_url="http://llm.test/v1", model="m"), client=client
-        )
-        with pytest.raises(LLMError) as caught:
-            async for _ in model.stream("q", max_tokens=10):
-                pass
+    with serve_canned(response) as base_url:
+        model = OpenAIChatModel(LLMSettings(base_url=base_url, model="m"))
+        try:
+            with pytest.raises(LLMError) as caught:
+                async for _ in model.stream("q", max_tokens=10):
+                    pass
+        finally:
+            await model.aclose()
     return caught.value
 
 

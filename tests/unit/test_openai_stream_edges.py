@@ -1,4 +1,5 @@
-"""Protocol edge cases of OpenAIChatModel that no well-behaved server stages: MockTransport."""
+"""Protocol edge cases of OpenAIChatModel that no well-behaved server stages: canned replies
+from a real local server."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from searchqa.errors import LLMError
 from searchqa.llm import OpenAIChatModel
 from searchqa.protocols import ModelDelta
 from searchqa.settings import LLMSettings
+from tests.fakes.canned import serve_canned
 
 SSE = {"content-type": "text/event-stream"}
 
@@ -22,13 +24,12 @@ def chunk(content: str = "", *, reasoning: str = "", finish: str | None = None) 
 
 
 async def run(response: httpx.Response) -> list[ModelDelta]:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return response
-
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        settings = LLMSettings(base_url="http://llm.test/v1", model="m")
-        model = OpenAIChatModel(settings, client=client)
-        return [delta async for delta in model.stream("q", max_tokens=10)]
+    with serve_canned(response) as base_url:
+        model = OpenAIChatModel(LLMSettings(base_url=base_url, model="m"))
+        try:
+            return [delta async for delta in model.stream("q", max_tokens=10)]
+        finally:
+            await model.aclose()
 
 
 async def fails(response: httpx.Response) -> LLMError:
