@@ -16,22 +16,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import os
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal
 
 import aiohttp
 
-from bench.service import Service, client_session, rss_bytes, run_service, service_env
+from bench.service import (
+    Service,
+    State,
+    client_session,
+    rss_bytes,
+    run_service,
+    service_env,
+    state_env,
+)
 from bench.simweb import World, WorldConfig, markdown_table, run_world
-from tests.fakes.redis import RedisServer
 from tests.fakes.sglang import FakeSGLang
 
 MB = 1024 * 1024
@@ -61,9 +64,6 @@ def request_body(number: int) -> dict[str, object]:
     if slot == 18:
         return {"query": f"Why does the {FAILING_TOPIC} question fail? (case {number})"}
     return {"query": "An invalid request", "colour": "blue"}
-
-
-State = Literal["in-process", "redis"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,20 +120,6 @@ async def _run_requests(
             outcomes[await send(session, service, number)] += 1
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
-
-
-@contextlib.contextmanager
-def state_env(state: State) -> Iterator[dict[str, str]]:
-    """Settings for the server's shared state: none (in-process) or a redis-server of its own."""
-    if state == "in-process":
-        yield {}
-        return
-    with tempfile.TemporaryDirectory(prefix="searchqa-redis-") as workdir:
-        redis = RedisServer(Path(workdir)).start()
-        try:
-            yield {"SEARCHQA_REDIS__URL": redis.url}
-        finally:
-            redis.kill()
 
 
 async def _measure_state(world: World, state: State, config: MemoryConfig) -> MemoryResult:

@@ -15,16 +15,34 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 import aiohttp
 
 from bench.simweb import World
+from tests.fakes.redis import RedisServer
 
 SERVICE_START_S = 60.0
+
+State = Literal["in-process", "redis"]
+"""Where the server keeps its shared state."""
+
+
+@contextlib.contextmanager
+def state_env(state: State) -> Iterator[dict[str, str]]:
+    """Settings for the server's shared state: none (in-process) or a redis-server of its own."""
+    if state == "in-process":
+        yield {}
+        return
+    with tempfile.TemporaryDirectory(prefix="searchqa-redis-") as workdir:
+        redis = RedisServer(Path(workdir)).start()
+        try:
+            yield {"SEARCHQA_REDIS__URL": redis.url}
+        finally:
+            redis.kill()
 
 
 @dataclass(frozen=True, slots=True)

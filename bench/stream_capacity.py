@@ -32,18 +32,22 @@ import contextlib
 import itertools
 import json
 import os
-import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bench.service import Service, client_session, run_service, service_env, tree_cpu_seconds
+from bench.service import (
+    Service,
+    client_session,
+    run_service,
+    service_env,
+    state_env,
+    tree_cpu_seconds,
+)
 from bench.simweb import World, WorldConfig, markdown_table, percentile, run_world
-from tests.fakes.redis import RedisServer
 from tests.fakes.sglang import FakeSGLang, tokenize
 
 REASONING = (
@@ -274,23 +278,9 @@ async def _level(
     return LevelResult(n, base, traced, cpu, wall, load)
 
 
-@contextlib.contextmanager
-def _state_env(workers: int) -> Iterator[dict[str, str]]:
-    """Nothing for one worker; a redis-server of its own for more."""
-    if workers == 1:
-        yield {}
-        return
-    with tempfile.TemporaryDirectory(prefix="searchqa-redis-") as workdir:
-        redis = RedisServer(Path(workdir)).start()
-        try:
-            yield {"SEARCHQA_REDIS__URL": redis.url}
-        finally:
-            redis.kill()
-
-
 @contextlib.asynccontextmanager
 async def _service(world: World, config: CapacityConfig) -> AsyncIterator[Service]:
-    with _state_env(config.workers) as state:
+    with state_env("in-process" if config.workers == 1 else "redis") as state:
         extra = dict(state)
         if config.service_path is not None:
             extra["PYTHONPATH"] = os.pathsep.join(
