@@ -33,6 +33,7 @@ def web_url() -> Iterator[str]:
 @pytest.fixture
 async def reader() -> AsyncIterator[tuple[PageFetcher, PageExtractor]]:
     with PageExtractor(workers=1) as extractor:
+        await extractor.warm_up()  # a cold worker would add its start-up to the first page
         async with PageFetcher(FETCH) as fetcher:
             yield fetcher, extractor
 
@@ -61,13 +62,15 @@ async def test_pages_arriving_in_reverse_rank_order_make_the_same_prompt(
     web_url: str, reader: tuple[PageFetcher, PageExtractor]
 ) -> None:
     # Best-ranked slowest: the pages arrive in the reverse of their rank.
-    paths = ["/slow/english?delay=1.2", "/slow/docs?delay=0.6", "/slow/chinese?delay=0"]
+    paths = ["/slow/english?delay=2", "/slow/docs?delay=0.5", "/slow/chinese?delay=0"]
     hits = [SearchHit(url=web_url + path, title=path, snippet="", engine="test") for path in paths]
 
     progress = await _read(hits, reader)
     one_by_one = [(await _read([hit], reader))[-1][0] for hit in hits]
 
-    assert [page.url for page in progress[0]] == [hits[2].url]  # the last-ranked came first
+    # The best-ranked came last (how the other two interleave depends on the machine's load).
+    assert hits[0].url not in [page.url for page in progress[0]]
+    assert [page.url for page in progress[-2]] == [hits[1].url, hits[2].url]
     assert [page.url for page in progress[-1]] == [hit.url for hit in hits]
     assert _prompt(progress[-1]) == _prompt(one_by_one)
     assert _prompt(progress[-1]).index("/slow/english") < _prompt(progress[-1]).index("/slow/docs")
