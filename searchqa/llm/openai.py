@@ -18,6 +18,8 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
 
 from searchqa.errors import LLMError
 from searchqa.llm.progress import ProgressWatch
@@ -58,8 +60,9 @@ class OpenAIChatModel:
         if self._session is None or self._session.closed or self._session_loop is not loop:
             # No cap on connections: each is one streamed answer, and SGLang queues them itself.
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+            proxy, proxy_auth = env_proxy(self._base_url)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, trust_env=True
+                connector=connector, timeout=self._timeout, proxy=proxy, proxy_auth=proxy_auth
             )
             self._session_loop = loop
         return self._session
@@ -268,3 +271,17 @@ async def _raise_for_response(response: aiohttp.ClientResponse) -> None:
         raise LLMError(
             f"the model server answered {content_type}, not a stream", code="llm_bad_stream"
         )
+
+
+def env_proxy(url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy ``HTTP_PROXY``/``HTTPS_PROXY`` name for ``url`` (None where ``NO_PROXY``
+    exempts its host), with its credentials.
+
+    Looked up once per session: aiohttp's ``trust_env`` would look it up (and the netrc file)
+    in worker threads on every request, two thread-pool hops per answer. The model server's
+    credentials come from the API key setting, never from netrc.
+    """
+    try:
+        return get_env_proxy_for_url(URL(url))
+    except LookupError:
+        return None, None

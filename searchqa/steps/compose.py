@@ -75,13 +75,14 @@ def compose_search_prompt(
     counter: TokenCounter,
 ) -> Composed:
     """Budget the context, keep each page's most relevant text, fill the search template."""
-    template = build_search_prompt(
-        question=question, pages=[], cur_date=cur_date, language=language
-    )
+    # Without the question the template is the same all day for a language, so the counter
+    # remembers its count; the question is counted on its own.
+    template = build_search_prompt(question="", pages=[], cur_date=cur_date, language=language)
     headers = "".join(
         f"[webpage {i} begin]\nTitle: {p.title}\nURL: {p.url}\n" for i, p in enumerate(pages, 1)
     )
-    counts = count_each(counter, [template, headers, *(turn.content for turn in history)])
+    texts = [template, question, headers, *(turn.content for turn in history)]
+    counts = count_each(counter, texts)
     budget = plan_budget(
         context_length=model.context_length,
         overhead_tokens=sum(counts) + HISTORY_TURN_TOKENS * len(history),

@@ -21,6 +21,7 @@ from searchqa.protocols import ChatModel, ModelDelta
 from searchqa.settings import LLMSettings
 from tests.fakes.server import serve
 from tests.fakes.sglang import FakeSGLang
+from tests.fakes.web import PROXY_LOG, fake_proxy_app
 
 REASONING = "The sources agree: Paris.\n"
 ANSWER = "\n\nThe capital of France is Paris [citation:1][citation:12]."
@@ -375,3 +376,38 @@ async def test_connection_dropped_mid_reply(make_model: ModelFactory) -> None:
     with serve(app) as server:
         error = await expect_error(make_model(server.url + "/v1", model="m"))
     assert (error.code, error.retryable) == ("llm_connection_lost", True)
+
+
+@pytest.fixture
+def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+async def test_the_model_server_is_reached_through_the_environment_proxy(
+    make_model: ModelFactory, no_proxy_settings: pytest.MonkeyPatch
+) -> None:
+    fake = FakeSGLang(model="served-r1")
+    with (
+        running(fake) as url,
+        serve(fake_proxy_app({"sglang.internal": url[: -len("/v1")]})) as proxy,
+    ):
+        no_proxy_settings.setenv("HTTP_PROXY", proxy.url)
+        # The name resolves nowhere: only the proxy can reach it.
+        info = await make_model("http://sglang.internal/v1").describe()
+    assert info.id == "served-r1"
+    assert proxy._app[PROXY_LOG] == ["http://sglang.internal/v1/models"]
+
+
+async def test_no_proxy_reaches_the_model_server_directly(
+    make_model: ModelFactory, no_proxy_settings: pytest.MonkeyPatch
+) -> None:
+    fake = FakeSGLang(model="served-r1")
+    with running(fake) as url, serve(fake_proxy_app({})) as proxy:
+        no_proxy_settings.setenv("HTTP_PROXY", proxy.url)
+        no_proxy_settings.setenv("NO_PROXY", "127.0.0.1")
+        info = await make_model(url).describe()
+    assert info.id == "served-r1"
+    assert proxy._app[PROXY_LOG] == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bench.answer_start import StartConfig, measure_starts
+from bench.answer_start import report as start_report
 from bench.cached_answer import CachedConfig, measure_cached
 from bench.cached_answer import report as cached_report
 from bench.memory import MemoryConfig, measure_memory
@@ -73,3 +75,12 @@ async def test_stream_capacity_with_two_workers_counts_every_worker() -> None:
     assert all(trace.completed for trace in ours)
     assert level.server_cpu_s > 0  # the workers' CPU, not only the idle supervisor's
     assert "2 worker(s)" in capacity_report([level], config)
+
+
+async def test_answer_start_counts_server_cpu_over_completed_answers() -> None:
+    config = StartConfig(answers=4, concurrency=2, warm_up=1, rounds=1)
+    [run] = await measure_starts(config)
+    assert run.tree == "this tree"
+    assert run.completed == 4
+    assert run.cpu_ms_per_answer > 0
+    assert "this tree: median" in start_report([run], config)
