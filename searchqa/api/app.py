@@ -17,7 +17,7 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from types import FrameType
 from typing import Any
@@ -50,7 +50,18 @@ from searchqa.slack.bot import SlackBot, check_http_settings, web_client
 from searchqa.state import build_state
 
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
+CLOSE_STEP_S = 10.0
+"""How long one shutdown step may take before it is abandoned: the process must exit."""
 log = logging.getLogger(__name__)
+
+
+async def close_step(name: str, step: Awaitable[object], *, within_s: float = CLOSE_STEP_S) -> None:
+    """Await one shutdown step; one that hangs is logged by name and left behind."""
+    try:
+        async with asyncio.timeout(within_s):
+            await step
+    except TimeoutError:
+        log.warning("shutdown: closing the %s took over %g s; going on without it", name, within_s)
 
 
 def _sessions(state: State) -> AnswerSessions:
@@ -136,12 +147,12 @@ def create_app(
         finally:
             warm_up.cancel()
             await asyncio.gather(warm_up, return_exceptions=True)
-            await sessions.aclose()
+            await close_step("answer sessions", sessions.aclose())
             if slack is not None:
-                await slack.aclose()
-            await metrics.aclose()
-            await state.aclose()
-            await kit.aclose()
+                await close_step("slack bot", slack.aclose())
+            await close_step("metrics", metrics.aclose())
+            await close_step("shared state", state.aclose())
+            await close_step("answer kit", kit.aclose())
 
     provide: dict[str, Any] = {
         "sessions": Provide(_sessions, sync_to_thread=False),
