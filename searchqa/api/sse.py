@@ -26,19 +26,18 @@ class StreamPosition:
     seq: int
 
 
+def _message(stream_id: str, entry: LogEntry) -> str:
+    return f"event: {entry.type}\nid: {stream_id}-{entry.seq}\ndata: {entry.data}\n\n"
+
+
 def encode_event(stream_id: str, entry: LogEntry) -> bytes:
     """One SSE message; the event's JSON is compact, so it never spans lines."""
-    return f"event: {entry.type}\nid: {stream_id}-{entry.seq}\ndata: {entry.data}\n\n".encode()
+    return _message(stream_id, entry).encode()
 
 
 def encode_events(stream_id: str, entries: list[LogEntry]) -> bytes:
     """Several SSE messages in one write (events that were waiting together)."""
-    if len(entries) == 1:
-        return encode_event(stream_id, entries[0])
-    return "".join(
-        f"event: {entry.type}\nid: {stream_id}-{entry.seq}\ndata: {entry.data}\n\n"
-        for entry in entries
-    ).encode()
+    return "".join(_message(stream_id, entry) for entry in entries).encode()
 
 
 def format_event_id(stream_id: str, seq: int) -> str:

@@ -253,9 +253,7 @@ class AnswerSessions:
         try:
             while True:
                 now = loop.time()
-                if self._drain_deadline is not None and self._drain_expired(
-                    now, margin=DRAIN_MARGIN_S
-                ):
+                if self._drain_expired(now, margin=DRAIN_MARGIN_S):
                     yield [_entry(after, stop_event("shutting_down"))]
                     return
                 if now - last_attach >= ATTACH_REFRESH_S:

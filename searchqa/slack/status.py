@@ -28,7 +28,11 @@ def status_text(event: StatusEvent) -> str:
     match event.stage:
         case "search":
             if event.query:
-                query = event.query if len(event.query) <= QUERY_CHARS else event.query[:59] + "…"
+                query = (
+                    event.query
+                    if len(event.query) <= QUERY_CHARS
+                    else event.query[: QUERY_CHARS - 1] + "…"
+                )
                 return f"is searching the web for “{query}”…"
             return "is searching the web…"
         case "fetch":

@@ -117,8 +117,7 @@ class _Stream:
         """Wake every blocked reader (one future each: cheaper per event than a Condition)."""
         waiters, self.waiters = self.waiters, []
         for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+            _wake_one(waiter)
 
 
 def _wake_one(waiter: asyncio.Future[None]) -> None:

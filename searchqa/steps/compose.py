@@ -81,8 +81,7 @@ def compose_search_prompt(
     headers = "".join(
         f"[webpage {i} begin]\nTitle: {p.title}\nURL: {p.url}\n" for i, p in enumerate(pages, 1)
     )
-    texts = [template, question, headers, *(turn.content for turn in history)]
-    counts = count_each(counter, texts)
+    counts = count_each(counter, [template, question, headers, *(t.content for t in history)])
     budget = plan_budget(
         context_length=model.context_length,
         overhead_tokens=sum(counts) + HISTORY_TURN_TOKENS * len(history),
